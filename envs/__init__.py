@@ -1,0 +1,66 @@
+"""MuJoCo task families of motorsleep (reach, balance) and their interfering contexts.
+
+``import envs`` registers the gymnasium ids listed in :data:`REGISTERED_IDS`:
+``motorsleep/Reach-v0`` and ``motorsleep/Balance-v0`` (null context, every keyword open),
+and one preset id per named context, e.g. ``motorsleep/ReachCurlCW-v0``.
+"""
+
+from __future__ import annotations
+
+import gymnasium
+
+from envs.balance import BalanceEnv
+from envs.contexts import (
+    BALANCE_CONTEXTS,
+    REACH_CONTEXTS,
+    BalanceContext,
+    ReachContext,
+    resolve_context,
+)
+from envs.reach import ReachEnv
+
+REACH_MAX_STEPS = 50
+BALANCE_MAX_STEPS = 250
+
+# preset id suffix -> context name
+_REACH_PRESETS = {"": "null", "CurlCW": "curl_cw", "CurlCCW": "curl_ccw",
+                  "RotPlus30": "rot_plus30", "RotMinus30": "rot_minus30"}
+_BALANCE_PRESETS = {"": "null", "TiltLeft": "tilt_left", "TiltRight": "tilt_right",
+                    "MassLight": "mass_light", "MassHeavy": "mass_heavy",
+                    "FrictionLow": "friction_low", "FrictionHigh": "friction_high"}
+
+FAMILY_MAX_STEPS = {"reach": REACH_MAX_STEPS, "balance": BALANCE_MAX_STEPS}
+ENTRY_POINTS = {"reach": "envs.reach:ReachEnv", "balance": "envs.balance:BalanceEnv"}
+REGISTERED_IDS: dict[str, tuple[str, str]] = {}  # id -> (family, context name)
+
+
+def _register_all() -> None:
+    for family, prefix, presets in (("reach", "Reach", _REACH_PRESETS), ("balance", "Balance", _BALANCE_PRESETS)):
+        for suffix, context in presets.items():
+            env_id = f"motorsleep/{prefix}{suffix}-v0"
+            REGISTERED_IDS[env_id] = (family, context)
+            if env_id in gymnasium.registry:
+                continue
+            gymnasium.register(
+                id=env_id,
+                entry_point=ENTRY_POINTS[family],
+                max_episode_steps=FAMILY_MAX_STEPS[family],
+                kwargs={"context": context},
+            )
+
+
+def env_id_for(family: str, context: str) -> str:
+    """The registered id of a preset context, e.g. ('reach', 'curl_cw') -> 'motorsleep/ReachCurlCW-v0'."""
+    for env_id, key in REGISTERED_IDS.items():
+        if key == (family, context):
+            return env_id
+    raise ValueError(f"no registered id for family={family!r}, context={context!r}: "
+                     f"known pairs are {sorted(REGISTERED_IDS.values())}")
+
+
+_register_all()
+
+__all__ = [
+    "BALANCE_CONTEXTS", "REACH_CONTEXTS", "REGISTERED_IDS", "FAMILY_MAX_STEPS",
+    "BalanceContext", "BalanceEnv", "ReachContext", "ReachEnv", "env_id_for", "resolve_context",
+]

@@ -1,0 +1,24 @@
+"""Argument checks shared by the envs: each error names the argument and the allowed range."""
+
+from __future__ import annotations
+
+import math
+
+
+def check_cue(context_id: int, n_contexts: int) -> None:
+    if int(n_contexts) < 1:
+        raise ValueError(f"n_contexts={n_contexts!r} is not allowed: expected an integer >= 1")
+    if not 0 <= int(context_id) < int(n_contexts):
+        raise ValueError(f"context_id={context_id!r} is not allowed: expected an integer in [0, {int(n_contexts) - 1}]")
+
+
+def check_positive(**values: float) -> None:
+    for name, value in values.items():
+        if not (math.isfinite(float(value)) and float(value) > 0):
+            raise ValueError(f"{name}={value!r} is not allowed: expected a finite number > 0")
+
+
+def check_non_negative(**values: float) -> None:
+    for name, value in values.items():
+        if not (math.isfinite(float(value)) and float(value) >= 0):
+            raise ValueError(f"{name}={value!r} is not allowed: expected a finite number >= 0")

@@ -1,0 +1,139 @@
+"""Interfering contexts of the two task families, as small validated dataclasses.
+
+A context is the part of the world that changes between task A and task B while the
+goal stays the same: a force field or a visual rotation in reaching, a gravity tilt,
+a mass or a friction change in balance. Configs carry a context as a preset name or a
+plain dict; :func:`resolve_context` turns either into the dataclass the env uses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+def _require_finite(name: str, value: float, allowed: str) -> float:
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name}={value!r} is not allowed: expected {allowed}")
+    return value
+
+
+@dataclass(frozen=True)
+class ReachContext:
+    """Dynamics and visual feedback of the reaching arm.
+
+    Attributes:
+        curl_field: b in F = b [[0, 1], [-1, 0]] v (N s/m), the velocity-dependent force at
+            the hand. b > 0 turns the hand's path clockwise, b < 0 counter-clockwise, 0 is
+            the null field.
+        rotation_deg: visuomotor rotation (degrees, counter-clockwise positive) of the
+            *observed* hand and target positions about the start position. Physics is
+            unchanged; only what the agent sees rotates.
+    """
+
+    curl_field: float = 0.0
+    rotation_deg: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "curl_field", _require_finite("curl_field", self.curl_field, "a finite float (N s/m)")
+        )
+        rot = _require_finite("rotation_deg", self.rotation_deg, "a finite float in [-180, 180]")
+        if not -180.0 <= rot <= 180.0:
+            raise ValueError(f"rotation_deg={rot!r} is not allowed: expected a float in [-180, 180]")
+        object.__setattr__(self, "rotation_deg", rot)
+
+
+@dataclass(frozen=True)
+class BalanceContext:
+    """Dynamics of the balanced body (a pole on a cart).
+
+    Attributes:
+        gravity_tilt_deg: lateral tilt of gravity (degrees) in the plane of motion; > 0 pulls
+            towards +x ("right"), < 0 towards -x ("left"). |tilt| < 45.
+        mass_scale: factor on the pole's mass and inertia; > 0.
+        friction_scale: factor on the cart's rail friction (Coulomb friction loss and
+            viscous damping); >= 0.
+    """
+
+    gravity_tilt_deg: float = 0.0
+    mass_scale: float = 1.0
+    friction_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        tilt = _require_finite("gravity_tilt_deg", self.gravity_tilt_deg, "a float in (-45, 45)")
+        if not -45.0 < tilt < 45.0:
+            raise ValueError(f"gravity_tilt_deg={tilt!r} is not allowed: expected a float in (-45, 45)")
+        mass = _require_finite("mass_scale", self.mass_scale, "a finite float > 0")
+        if mass <= 0.0:
+            raise ValueError(f"mass_scale={mass!r} is not allowed: expected a finite float > 0")
+        fric = _require_finite("friction_scale", self.friction_scale, "a finite float >= 0")
+        if fric < 0.0:
+            raise ValueError(f"friction_scale={fric!r} is not allowed: expected a finite float >= 0")
+        object.__setattr__(self, "gravity_tilt_deg", tilt)
+        object.__setattr__(self, "mass_scale", mass)
+        object.__setattr__(self, "friction_scale", fric)
+
+
+# Named presets. The interfering pairs' strengths were chosen by
+# scripts/interference_matrix.py (README, "Measured interference").
+REACH_CONTEXTS: dict[str, ReachContext] = {
+    "null": ReachContext(),
+    "curl_cw": ReachContext(curl_field=20.0),
+    "curl_ccw": ReachContext(curl_field=-20.0),
+    "rot_plus30": ReachContext(rotation_deg=30.0),
+    "rot_minus30": ReachContext(rotation_deg=-30.0),
+}
+
+BALANCE_CONTEXTS: dict[str, BalanceContext] = {
+    "null": BalanceContext(),
+    "tilt_left": BalanceContext(gravity_tilt_deg=-9.0),
+    "tilt_right": BalanceContext(gravity_tilt_deg=9.0),
+    "mass_light": BalanceContext(mass_scale=0.5),
+    "mass_heavy": BalanceContext(mass_scale=2.0),
+    "friction_low": BalanceContext(friction_scale=0.0),
+    "friction_high": BalanceContext(friction_scale=20.0),
+}
+
+FAMILIES: dict[str, tuple[type, dict[str, Any]]] = {
+    "reach": (ReachContext, REACH_CONTEXTS),
+    "balance": (BalanceContext, BALANCE_CONTEXTS),
+}
+
+
+def resolve_context(family: str, context: str | Mapping[str, Any] | ReachContext | BalanceContext | None):
+    """Return the context dataclass of ``family`` named or described by ``context``.
+
+    ``context`` may be a preset name (see ``REACH_CONTEXTS`` / ``BALANCE_CONTEXTS``), a dict
+    of the dataclass's fields (missing fields take the null context's values), an instance,
+    or None for the null context. Anything else raises a ``ValueError`` naming the allowed
+    values.
+    """
+    if family not in FAMILIES:
+        raise ValueError(f"family={family!r} is not allowed: expected one of {sorted(FAMILIES)}")
+    cls, presets = FAMILIES[family]
+    if context is None:
+        return cls()
+    if isinstance(context, cls):
+        return context
+    if isinstance(context, str):
+        if context not in presets:
+            raise ValueError(
+                f"context={context!r} is not a {family} context: expected one of {sorted(presets)} "
+                f"or a dict with keys {[f.name for f in dataclasses.fields(cls)]}"
+            )
+        return presets[context]
+    if isinstance(context, Mapping):
+        allowed = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(context) - set(allowed))
+        if unknown:
+            raise ValueError(f"context has unknown {family} field(s) {unknown}: allowed fields are {allowed}")
+        return cls(**dict(context))
+    raise ValueError(
+        f"context={context!r} is not allowed: expected a {family} preset name {sorted(presets)}, "
+        f"a dict or a {cls.__name__}"
+    )
