@@ -1,0 +1,228 @@
+"""Results metrics (DESIGN.md section 4) as pure numpy functions of a performance matrix and of
+learning curves, following Continual World (Wolczyk et al. 2021, arXiv:2105.10919) and GEM
+(Lopez-Paz and Ranzato 2017, arXiv:1706.08840). ``R`` is a 2-D float array of shape
+(n_rows, n_tasks): ``R[i, j]`` is the normalised score on task j after phase i of a protocol
+(rows are evaluations after each phase, e.g. wake A, sleep, wake B, sleep), with 0 = baseline
+and 1 = reference; scores may be negative or exceed 1, and NaN marks a missing evaluation (it
+propagates, never silently dropped). ``trained_rows[j]`` is the row at which task j's own
+training ended (cortical policy: the row after its wake phase; subcortical student: the row
+after the sleep that follows it), or None if task j was never trained in the protocol. Row
+indices are non-negative positions in R: ``-1`` is rejected, so "before the last row" is never
+ambiguous. Results are floats (NaN where a metric is undefined) or arrays where stated.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def _matrix(R) -> np.ndarray:
+    try:
+        R = np.asarray(R, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"R must be a 2-D float array, got {type(R).__name__}") from err
+    if R.ndim != 2 or R.shape[0] < 1 or R.shape[1] < 1:
+        raise ValueError(f"R must be 2-D with at least one row and one task, got shape {R.shape}")
+    if np.isinf(R).any():
+        raise ValueError("R must hold finite scores or NaN, got +-inf")
+    return R
+
+
+def _index(value, name: str, size: int) -> int:
+    if isinstance(value, bool | np.bool_):
+        raise ValueError(f"{name} must be an integer in [0, {size - 1}], got {value!r}")
+    try:
+        idx = operator.index(value)
+    except TypeError as err:
+        raise ValueError(f"{name} must be an integer in [0, {size - 1}], got {value!r}") from err
+    if not 0 <= idx < size:
+        raise ValueError(f"{name} must be an integer in [0, {size - 1}], got {idx}")
+    return idx
+
+
+def _trained(R: np.ndarray, trained_rows: Sequence[int | None]) -> list[int | None]:
+    n_rows, n_tasks = R.shape
+    if len(trained_rows) != n_tasks:
+        raise ValueError(
+            f"trained_rows must have one entry per task (n_tasks={n_tasks}), "
+            f"got length {len(trained_rows)}"
+        )
+    return [
+        None if row is None else _index(row, f"trained_rows[{j}]", n_rows)
+        for j, row in enumerate(trained_rows)
+    ]
+
+
+def _curve(values, name: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim != 1 or arr.size == 0 or not np.isfinite(arr).all():
+        raise ValueError(f"{name} must be a non-empty 1-D array of finite values")
+    return arr
+
+
+def average_performance(R) -> float:
+    """Continual World's average performance P(T) = (1/N) sum_j R[-1, j]: the mean of the last
+    row over all tasks, including tasks never trained (their zero-shot score counts)."""
+    return float(np.mean(_matrix(R)[-1]))
+
+
+def forgetting_per_task(R, trained_rows: Sequence[int | None]) -> np.ndarray:
+    """Continual World's forgetting F_j = p_j(end of j's training) - p_j(end), here
+    ``R[trained_rows[j], j] - R[-1, j]``; positive = forgotten. NaN for tasks never trained.
+    A task whose training ended at the last row has F_j = 0 by construction."""
+    R = _matrix(R)
+    rows = _trained(R, trained_rows)
+    out = np.full(R.shape[1], np.nan)
+    for j, row in enumerate(rows):
+        if row is not None:
+            out[j] = R[row, j] - R[-1, j]
+    return out
+
+
+def _earlier_tasks(R: np.ndarray, rows: list[int | None]) -> list[int]:
+    return [j for j, row in enumerate(rows) if row is not None and row < R.shape[0] - 1]
+
+
+def average_forgetting(R, trained_rows: Sequence[int | None]) -> float:
+    """Mean of ``forgetting_per_task`` over the tasks whose training ended before the last row.
+
+    Continual World's paper and code average F_j over all N tasks, so the final task (F = 0 by
+    construction) dilutes the mean by (N-1)/N; so do several CL libraries. We follow GEM's BWT
+    and average over the N-1 earlier tasks only, so ``average_forgetting == -backward_transfer``.
+    Never-trained tasks are excluded. NaN if no task qualifies (e.g. a single-task protocol).
+    """
+    R = _matrix(R)
+    rows = _trained(R, trained_rows)
+    tasks = _earlier_tasks(R, rows)
+    if not tasks:
+        return float("nan")
+    return float(np.mean([R[rows[j], j] - R[-1, j] for j in tasks]))
+
+
+def backward_transfer(R, trained_rows: Sequence[int | None]) -> float:
+    """GEM's backward transfer BWT = (1/(N-1)) sum_{j<N} (R[N, j] - R[j, j]) (Lopez-Paz and
+    Ranzato 2017), here the mean of ``R[-1, j] - R[trained_rows[j], j]`` over the same tasks as
+    ``average_forgetting``; positive = later phases improved earlier tasks. NaN if none."""
+    R = _matrix(R)
+    rows = _trained(R, trained_rows)
+    tasks = _earlier_tasks(R, rows)
+    if not tasks:
+        return float("nan")
+    return float(np.mean([R[-1, j] - R[rows[j], j] for j in tasks]))
+
+
+def forward_transfer(curve, reference_curve) -> float:
+    """Continual World's forward transfer FT = (AUC - AUC_ref) / (1 - AUC_ref).
+
+    AUC is the mean of ``curve`` (normalised scores sampled at equal intervals over one task's
+    training in the protocol) and AUC_ref the same for ``reference_curve`` (that task trained
+    alone from scratch); this is the paper's (1/Delta) integral on a uniform grid, as its code
+    computes it. FT = 0 for equal curves, > 0 when the protocol learns faster. Scores here can
+    exceed 1, so unlike CW's success rates FT is not bounded by 1. Raises ValueError on curves
+    of different lengths, and if AUC_ref >= 1 (no room to improve: FT is undefined).
+    """
+    x = _curve(curve, "curve")
+    y = _curve(reference_curve, "reference_curve")
+    if x.size != y.size:
+        raise ValueError(
+            f"curve and reference_curve must have the same length, got {x.size} and {y.size}"
+        )
+    auc, auc_ref = float(np.mean(x)), float(np.mean(y))
+    if auc_ref >= 1.0:
+        raise ValueError(
+            f"forward transfer is undefined when the reference AUC is >= 1 (got {auc_ref:.4g}): "
+            "the normaliser 1 - AUC_ref is zero or negative"
+        )
+    return (auc - auc_ref) / (1.0 - auc_ref)
+
+
+def score_before_training(R, task: int, start_row: int) -> float:
+    """Zero-shot score of ``task`` just before its training began: ``R[start_row - 1, task]``,
+    where ``start_row`` is the row recorded after the first phase that trains it. NaN if
+    ``start_row == 0`` (no evaluation precedes it; record an initial row to get one)."""
+    R = _matrix(R)
+    task = _index(task, "task", R.shape[1])
+    start_row = _index(start_row, "start_row", R.shape[0])
+    return float(R[start_row - 1, task]) if start_row > 0 else float("nan")
+
+
+def retention(R, task: int, trained_row: int) -> float:
+    """Fraction of a task's score kept at the end: ``R[-1, task] / R[trained_row, task]``
+    (e.g. retention of A after B). NaN if ``R[trained_row, task] <= 0``: a score at or below the
+    baseline was never acquired, and a ratio to it has no meaning (its sign flips)."""
+    R = _matrix(R)
+    task = _index(task, "task", R.shape[1])
+    trained_row = _index(trained_row, "trained_row", R.shape[0])
+    ref = R[trained_row, task]
+    return float(R[-1, task] / ref) if ref > 0 else float("nan")
+
+
+def distillation_fidelity(student_score, teacher_score):
+    """Student score / teacher score on the same task (1 = the student matches its teacher),
+    elementwise over broadcastable arrays; NaN wherever the teacher score is <= 0 (nothing to
+    distil). Returns a float for scalar inputs, else an array."""
+    s = np.asarray(student_score, dtype=float)
+    t = np.asarray(teacher_score, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(t > 0, s / np.where(t > 0, t, 1.0), np.nan)
+    return float(out) if out.ndim == 0 else out
+
+
+def offline_gain(R, before_row: int, after_row: int, task: int | None = None):
+    """Score change produced by an offline (sleep) phase: ``R[after_row] - R[before_row]``.
+    A float for one ``task``, an array over all tasks when ``task`` is None. Requires
+    ``before_row < after_row``."""
+    R = _matrix(R)
+    before_row = _index(before_row, "before_row", R.shape[0])
+    after_row = _index(after_row, "after_row", R.shape[0])
+    if before_row >= after_row:
+        raise ValueError(
+            f"before_row must be < after_row, got before_row={before_row}, after_row={after_row}"
+        )
+    gain = R[after_row] - R[before_row]
+    if task is None:
+        return gain
+    return float(gain[_index(task, "task", R.shape[1])])
+
+
+def parameter_ratio(student_params: int, teacher_params: int) -> float:
+    """Student parameter count / teacher parameter count (the x axis of fidelity plots).
+    ValueError if ``teacher_params`` <= 0 or ``student_params`` < 0."""
+    if teacher_params <= 0:
+        raise ValueError(f"teacher_params must be a positive count, got {teacher_params}")
+    if student_params < 0:
+        raise ValueError(f"student_params must be a non-negative count, got {student_params}")
+    return student_params / teacher_params
+
+
+def steps_to_threshold(steps, scores, threshold: float) -> float:
+    """First entry of ``steps`` at which ``scores >= threshold``; NaN if never reached.
+    ``steps`` must be strictly increasing and as long as ``scores``; count steps from the start
+    of the learning phase being measured so that ``savings`` compares like with like."""
+    x = _curve(steps, "steps")
+    y = _curve(scores, "scores")
+    if x.size != y.size:
+        raise ValueError(f"steps and scores must have the same length, got {x.size} and {y.size}")
+    if not np.isfinite(threshold):
+        raise ValueError(f"threshold must be finite, got {threshold}")
+    if np.any(np.diff(x) <= 0):
+        raise ValueError("steps must be strictly increasing")
+    hit = np.flatnonzero(y >= threshold)
+    return float(x[hit[0]]) if hit.size else float("nan")
+
+
+def savings(steps_first, steps_relearn) -> float:
+    """Ebbinghaus savings (steps_first - steps_relearn) / steps_first: 1 = instant relearning,
+    0 = no savings, negative = slower than the first time. NaN if either input is NaN (a
+    threshold never reached); ValueError if ``steps_first`` <= 0 or ``steps_relearn`` < 0."""
+    first, relearn = float(steps_first), float(steps_relearn)
+    if np.isnan(first) or np.isnan(relearn):
+        return float("nan")
+    if not 0 < first < np.inf:
+        raise ValueError(f"steps_first must be finite and > 0, got {first}")
+    if not 0 <= relearn < np.inf:
+        raise ValueError(f"steps_relearn must be finite and >= 0, got {relearn}")
+    return (first - relearn) / first
