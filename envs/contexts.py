@@ -91,8 +91,8 @@ REACH_CONTEXTS: dict[str, ReachContext] = {
 
 BALANCE_CONTEXTS: dict[str, BalanceContext] = {
     "null": BalanceContext(),
-    "tilt_left": BalanceContext(gravity_tilt_deg=-9.0),
-    "tilt_right": BalanceContext(gravity_tilt_deg=9.0),
+    "tilt_left": BalanceContext(gravity_tilt_deg=-15.0),
+    "tilt_right": BalanceContext(gravity_tilt_deg=15.0),
     "mass_light": BalanceContext(mass_scale=0.5),
     "mass_heavy": BalanceContext(mass_scale=2.0),
     "friction_low": BalanceContext(friction_scale=0.0),

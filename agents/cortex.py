@@ -1,0 +1,153 @@
+"""The cortical learner: a large stable-baselines3 PPO or SAC policy trained online in wake.
+
+Per-family default hyperparameters live here because they were tuned here (README,
+"Measured interference"); Hydra configs override any of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium
+import numpy as np
+import torch
+from stable_baselines3 import PPO, SAC
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.env_util import make_vec_env
+
+ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC}
+
+# PPO settings that learned each context of the family to >= 0.9 normalised score in
+# 150-200k steps (about 30-40 s on one core); see scripts/interference_matrix.py.
+PPO_DEFAULTS: dict[str, dict[str, Any]] = {
+    "reach": {"n_steps": 256, "batch_size": 256, "n_epochs": 10, "gamma": 0.99, "learning_rate": 3e-4,
+              "policy_kwargs": {"log_std_init": -1.0}},
+    "balance": {"n_steps": 256, "batch_size": 256, "n_epochs": 10, "gamma": 0.99, "learning_rate": 3e-4,
+                "policy_kwargs": {"log_std_init": -0.5}},
+}
+SAC_DEFAULTS: dict[str, dict[str, Any]] = {
+    "reach": {"learning_starts": 1000, "batch_size": 256, "gamma": 0.99},
+    "balance": {"learning_starts": 1000, "batch_size": 256, "gamma": 0.99},
+}
+HYPERPARAMETERS = {"ppo": PPO_DEFAULTS, "sac": SAC_DEFAULTS}
+DEFAULT_TRAIN_STEPS = {"reach": 200_000, "balance": 150_000}
+
+
+def make_vec(env_id: str, n_envs: int, seed: int, env_kwargs: Mapping[str, Any] | None = None):
+    """A DummyVecEnv of ``n_envs`` copies of ``env_id`` (one process: 2 cores, small models)."""
+    return make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=dict(env_kwargs or {}))
+
+
+def make_cortical_learner(
+    algorithm: str,
+    env: gymnasium.Env,
+    family: str,
+    seed: int,
+    net_arch: list[int] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    verbose: int = 0,
+) -> BaseAlgorithm:
+    """Build an SB3 learner with the family's tuned defaults, ``net_arch`` hidden layers, ``overrides``."""
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm={algorithm!r} is not allowed: expected one of {sorted(ALGORITHMS)}")
+    defaults = HYPERPARAMETERS[algorithm].get(family)
+    if defaults is None:
+        raise ValueError(f"family={family!r} is not allowed: expected one of {sorted(PPO_DEFAULTS)}")
+    kwargs = {**defaults, **dict(overrides or {})}
+    policy_kwargs = dict(kwargs.pop("policy_kwargs", {}))
+    if net_arch is not None:
+        policy_kwargs["net_arch"] = list(net_arch)
+    if algorithm == "sac":
+        policy_kwargs.pop("log_std_init", None)
+    return ALGORITHMS[algorithm]("MlpPolicy", env, seed=seed, verbose=verbose, policy_kwargs=policy_kwargs, **kwargs)
+
+
+class CorticalLearner:
+    """The large, plastic cortical policy learned online in wake (the ``agent`` config option).
+
+    Wraps an SB3 algorithm so that the protocol can train it on one context after another
+    (it keeps its weights across contexts: it is the system that forgets), read its action
+    distribution for distillation, and evaluate it like any policy.
+
+    Args:
+        algorithm: ``ppo`` or ``sac``.
+        net_arch: hidden layers of actor and critic (large by default: 256x256).
+        n_envs: parallel copies of the env in one process.
+        hyperparameters: keyword arguments of the SB3 algorithm (learning_rate, n_steps, ...);
+            ``policy_kwargs`` entries other than ``net_arch`` go there too.
+        progress_bar: show SB3's rich progress bar during wake.
+    """
+
+    def __init__(self, algorithm: str = "ppo", net_arch: list[int] | tuple[int, ...] = (256, 256),
+                 n_envs: int = 8, hyperparameters: Mapping[str, Any] | None = None,
+                 progress_bar: bool = False) -> None:
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"agent.algorithm={algorithm!r} is not allowed: expected one of {sorted(ALGORITHMS)}")
+        self.algorithm, self.net_arch, self.n_envs = algorithm, [int(h) for h in net_arch], int(n_envs)
+        self.hyperparameters = _plain(hyperparameters or {})
+        self.progress_bar = bool(progress_bar)
+        self.model: BaseAlgorithm | None = None
+
+    def build(self, venv, seed: int) -> BaseAlgorithm:
+        """Create the SB3 model on its first env (later contexts call :meth:`set_env`)."""
+        kwargs = dict(self.hyperparameters)
+        policy_kwargs = {**kwargs.pop("policy_kwargs", {}), "net_arch": list(self.net_arch)}
+        self.model = ALGORITHMS[self.algorithm]("MlpPolicy", venv, seed=seed, verbose=0,
+                                                policy_kwargs=policy_kwargs, **kwargs)
+        return self.model
+
+    def learn(self, steps: int, callback=None) -> None:
+        """Continue training for ``steps`` env steps on the current env (timesteps keep counting)."""
+        self.model.learn(steps, callback=callback, reset_num_timesteps=False, progress_bar=self.progress_bar)
+
+    def set_env(self, venv) -> None:
+        self.model.set_env(venv)
+
+    @torch.no_grad()
+    def action_distribution(self, obs: np.ndarray, batch: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and log-std of the policy's Gaussian at ``obs`` (the distillation teacher)."""
+        means, log_stds = [], []
+        policy = self.model.policy
+        for start in range(0, len(obs), batch):
+            tensor = torch.as_tensor(obs[start:start + batch], dtype=torch.float32, device=policy.device)
+            if self.algorithm == "sac":
+                mean, log_std, _ = policy.actor.get_action_dist_params(tensor)
+            else:
+                dist = policy.get_distribution(tensor).distribution
+                mean, log_std = dist.mean, dist.stddev.log()
+            means.append(mean.cpu().numpy())
+            log_stds.append(log_std.cpu().numpy())
+        return np.concatenate(means), np.concatenate(log_stds)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """Deterministic action (evaluation)."""
+        return self.model.predict(obs, deterministic=True)[0]
+
+    @property
+    def n_actor_parameters(self) -> int:
+        """Parameters that produce actions (for the student/teacher ratio); critics excluded."""
+        policy = self.model.policy
+        if self.algorithm == "sac":
+            modules = [policy.actor]
+        else:
+            modules = [policy.mlp_extractor.policy_net, policy.action_net]
+        count = sum(p.numel() for m in modules for p in m.parameters())
+        if self.algorithm == "ppo":
+            count += policy.log_std.numel()
+        return int(count)
+
+    def multiply_adds(self) -> int:
+        obs_dim = self.model.observation_space.shape[0]
+        act_dim = self.model.action_space.shape[0]
+        widths = [obs_dim, *self.net_arch, act_dim]
+        return sum(a * b for a, b in zip(widths[:-1], widths[1:], strict=True))
+
+
+def _plain(value: Any) -> Any:
+    """OmegaConf containers to plain Python (SB3 checks types of some keywords)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple) or type(value).__name__ == "ListConfig":
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,242 @@
+"""One experiment: an agent lives through a protocol of wake, sleep and test phases, and is scored.
+
+This is where the parts meet: the task family's envs, the cortical learner with its memory
+tagging callback, the episodic memory, sleep, and evaluation into the performance matrices
+R (cortical and subcortical). Every phase leaves a checkpoint; the run ends with
+``results.json``.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3.common.logger import configure
+
+from agents.cortex import CorticalLearner
+from agents.evaluation import evaluate, normalised_score
+from agents.reference import baseline_return, reference_return
+from agents.subcortical import SubcorticalPolicy
+from consolidation import metrics
+from consolidation.memory import EpisodicMemory
+from consolidation.protocol import Protocol
+from consolidation.records import provenance, write_json_atomic
+from consolidation.sleep import Sleep
+from consolidation.tagging import MemoryTaggingCallback, RunningNovelty
+from envs.family import TaskFamily
+
+
+class Experiment:
+    """Wire a task family, a cortical learner, a subcortical student, sleep and a protocol.
+
+    Args:
+        env, agent, consolidation, protocol: the instantiated config options.
+        student_hidden: hidden layers of the subcortical policy.
+        memory_capacity: transitions kept per task in the episodic memory.
+        eval_episodes: evaluation episodes per (policy, context) in every test.
+        seed: seeds numpy, torch, the envs and the learner.
+        run_dir: where checkpoints, logs and results go.
+        log_formats: SB3 logger outputs (``log`` writes its stdout table to a file).
+    """
+
+    def __init__(self, env: TaskFamily, agent: CorticalLearner, consolidation: Sleep, protocol: Protocol,
+                 student_hidden: list[int], memory_capacity: int, eval_episodes: int, seed: int,
+                 run_dir: str | Path, log_formats: list[str] | None = None, torch_threads: int = 1) -> None:
+        self.family, self.learner, self.sleep, self.protocol = env, agent, consolidation, protocol
+        self.student_hidden = [int(h) for h in student_hidden]
+        self.memory_capacity, self.eval_episodes, self.seed = int(memory_capacity), int(eval_episodes), int(seed)
+        self.run_dir = Path(run_dir)
+        self.log_formats = list(log_formats or ["log", "csv", "tensorboard"])
+        self.torch_threads = int(torch_threads)
+        self.tasks = protocol.contexts
+        for label in self.tasks:
+            self.family.index(label)  # every protocol context must be defined by the env config
+
+    # -- the protocol ----------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        torch.set_num_threads(self.torch_threads)
+        _seed_everything(self.seed)
+        write_json_atomic(self.run_dir / "run.json", provenance(self.seed))
+        logger = configure(str(self.run_dir / "logs"), self.log_formats)
+        probe = self.family.make_env(self.tasks[0])
+        obs_dim, action_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
+        probe.close()
+        student = SubcorticalPolicy(obs_dim, action_dim, self.student_hidden)
+        memory = EpisodicMemory(self.memory_capacity, obs_dim, action_dim, seed=self.seed)
+        novelty = RunningNovelty()
+        anchors = self._anchors()
+
+        rows: list[dict[str, Any]] = []
+        phases: list[dict[str, Any]] = []
+        last_wake: str | None = None
+        for index, phase in enumerate(self.protocol):
+            start = time.perf_counter()
+            record: dict[str, Any] = {"index": index, "kind": phase.kind, "name": phase.name}
+            if phase.kind == "wake":
+                record.update(self._wake(phase, index, memory, novelty, logger))
+                last_wake = phase.context
+            elif phase.kind == "sleep":
+                report = self._sleep(phase, index, student, memory, last_wake, logger)
+                record.update({"updates": report.updates, "replayed_tasks": [self.tasks[t] for t in report.replayed_tasks],
+                               "final_loss": report.final_loss, "gating": report.gating, "env_steps": report.env_steps,
+                               "heldout_kl": {self.tasks[t]: v for t, v in report.heldout_kl.items()},
+                               "loss_curve": report.loss_curve, "gain_curve": report.gain_curve})
+            else:
+                rows.append(self._test(student, anchors, after=phases[-1]["name"] if phases else "start"))
+            record["seconds"] = time.perf_counter() - start
+            phases.append(record)
+            self._checkpoint(index, phase.name, student, memory)
+        results = self._results(rows, phases, anchors, student)
+        write_json_atomic(self.run_dir / "results.json", results)
+        return results
+
+    def _wake(self, phase, index: int, memory: EpisodicMemory, novelty: RunningNovelty, logger) -> dict:
+        venv = _make_vec(self.family, phase.context, self.learner.n_envs, self.seed + 1000 * index)
+        if self.learner.model is None:
+            self.learner.build(venv, self.seed)
+            self.learner.model.set_logger(logger)
+        else:
+            self.learner.set_env(venv)
+        task = self.tasks.index(phase.context)
+        callback = MemoryTaggingCallback(memory, task=task, phase=index, novelty=novelty)
+        self.learner.learn(phase.steps, callback=callback)
+        return {"context": phase.context, "steps": phase.steps, "tagging_seconds": callback.tagging_seconds}
+
+    def _sleep(self, phase, index: int, student, memory, last_wake: str | None, logger):
+        if last_wake is None:
+            raise ValueError(f"protocol phase {index} is a sleep before any wake: nothing to consolidate")
+        sleep = self.sleep
+        if phase.updates is not None:
+            sleep = _with_updates(sleep, phase.updates)
+        return sleep.run(student, memory, self.tasks.index(last_wake), self.learner, self.seed + index, logger)
+
+    def _anchors(self) -> dict[str, dict[str, float]]:
+        """Per context: the baseline (better of random and zero action) and the outside reference."""
+        anchors = {}
+        for label in self.tasks:
+            env = self.family.make_env(label)
+            base, _ = baseline_return(env, self.eval_episodes)
+            anchors[label] = {"base": base, "reference": reference_return(self.family.family, env, self.eval_episodes)}
+            env.close()
+        return anchors
+
+    def _test(self, student: SubcorticalPolicy, anchors, after: str) -> dict[str, Any]:
+        """Evaluate both policies on every context: one row of each R matrix."""
+        row: dict[str, Any] = {"after": after, "cortical": {}, "subcortical": {}}
+        policies = {"cortical": self.learner.act, "subcortical": student.act}
+        for label in self.tasks:
+            env = self.family.make_env(label)
+            for name, policy in policies.items():
+                result = evaluate(policy, env, self.eval_episodes)
+                row[name][label] = {
+                    "score": normalised_score(result.mean_return, **_anchor_args(anchors[label])),
+                    "return": result.mean_return, "success_rate": result.success_rate}
+            env.close()
+        return row
+
+    def _checkpoint(self, index: int, name: str, student, memory) -> None:
+        folder = self.run_dir / "phases" / f"{index:02d}_{name}"
+        folder.mkdir(parents=True, exist_ok=True)
+        if self.learner.model is not None:
+            self.learner.model.save(folder / "cortical.zip")
+        student.save(folder / "subcortical.pt")
+        memory.save(folder / "memory.npz")
+
+    # -- results ---------------------------------------------------------------------------
+    def _results(self, rows, phases, anchors, student: SubcorticalPolicy) -> dict[str, Any]:
+        names = [row["after"] for row in rows]
+        matrices = {p: np.array([[row[p][t]["score"] for t in self.tasks] for row in rows])
+                    for p in ("cortical", "subcortical")}
+        trained = self._trained_rows(names)
+        summary = {}
+        for policy, r_matrix in matrices.items():
+            rows_of = trained[policy]
+            summary[policy] = {
+                "average_performance": metrics.average_performance(r_matrix),
+                "average_forgetting": metrics.average_forgetting(r_matrix, rows_of),
+                "backward_transfer": metrics.backward_transfer(r_matrix, rows_of),
+                "forgetting": _listed(metrics.forgetting_per_task(r_matrix, rows_of)),
+                "retention": {t: (metrics.retention(r_matrix, j, rows_of[j]) if rows_of[j] is not None
+                                  else float("nan")) for j, t in enumerate(self.tasks)},
+            }
+        cortical_params = self.learner.n_actor_parameters
+        summary["fidelity"] = self._fidelity(matrices, trained)
+        summary["parameter_ratio"] = metrics.parameter_ratio(student.n_parameters, cortical_params)
+        return {
+            "tasks": self.tasks, "contexts": {t: self.family.contexts[t] for t in self.tasks},
+            "family": self.family.family, "seed": self.seed,
+            "phases": phases, "rows": names, "trained_rows": trained,
+            "R": {p: m.tolist() for p, m in matrices.items()}, "evaluations": rows, "anchors": anchors,
+            "metrics": summary,
+            "parameters": {"cortical_actor": cortical_params, "subcortical": student.n_parameters,
+                           "cortical_multiply_adds": self.learner.multiply_adds(),
+                           "subcortical_multiply_adds": student.multiply_adds()},
+            "timings": {p["name"] + f"#{p['index']}": p["seconds"] for p in phases},
+        }
+
+    def _trained_rows(self, row_names: list[str]) -> dict[str, list[int | None]]:
+        """Row where each task's own training ended: after its last wake (cortex), after the
+        first sleep that follows it (student)."""
+        names = [p.name for p in self.protocol]
+        cortical: list[int | None] = []
+        subcortical: list[int | None] = []
+        for label in self.tasks:
+            wake_at = max(i for i, p in enumerate(self.protocol) if p.kind == "wake" and p.context == label)
+            cortical.append(_row_after(names, wake_at))
+            sleep_at = next((i for i, p in enumerate(self.protocol) if i > wake_at and p.kind == "sleep"), None)
+            subcortical.append(None if sleep_at is None else _row_after(names, sleep_at))
+        del row_names
+        return {"cortical": cortical, "subcortical": subcortical}
+
+    def _fidelity(self, matrices, trained) -> dict[str, float]:
+        """Student / teacher score on each task right after the task's sleep."""
+        fidelity = {}
+        for j, task in enumerate(self.tasks):
+            row = trained["subcortical"][j]
+            fidelity[task] = (float("nan") if row is None else
+                              metrics.distillation_fidelity(matrices["subcortical"][row, j],
+                                                            matrices["cortical"][row, j]))
+        return fidelity
+
+
+def _row_after(names: list[str], phase_index: int) -> int | None:
+    """Index in R of the first test at or after ``phase_index``."""
+    row = -1
+    for i, name in enumerate(names):
+        if name == "test":
+            row += 1
+            if i > phase_index:
+                return row
+    return None
+
+
+def _anchor_args(anchor: dict[str, float]) -> dict[str, float]:
+    return {"base_return": anchor["base"], "reference_return": anchor["reference"]}
+
+
+def _listed(values: np.ndarray) -> list[float]:
+    return [float(v) for v in values]
+
+
+def _with_updates(sleep: Sleep, updates: int) -> Sleep:
+    import copy
+
+    clone = copy.copy(sleep)
+    clone.updates = int(updates)
+    return clone
+
+
+def _make_vec(family: TaskFamily, label: str, n_envs: int, seed: int):
+    from stable_baselines3.common.env_util import make_vec_env
+
+    return make_vec_env(family.env_id, n_envs=n_envs, seed=seed, env_kwargs=family.env_kwargs_for(label))
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)

@@ -1,0 +1,78 @@
+"""Run records: atomic JSON files and the provenance every run directory carries.
+
+A run directory must describe itself: command, seed, git revision, package versions and
+thread count sit beside Hydra's resolved config, so that a number can be traced to what
+produced it.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+PACKAGES = ("motorsleep", "torch", "mujoco", "gymnasium", "stable-baselines3", "hydra-core", "numpy",
+            "omegaconf", "rliable", "pandas")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_json_atomic(path: str | Path, payload: Any) -> None:
+    """Write JSON to a temporary file in the same directory, fsync it, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(payload, handle, indent=1, sort_keys=False, allow_nan=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def git_revision() -> dict[str, Any]:
+    """HEAD's commit and whether the work tree differs from it (None outside a git checkout)."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                check=True, timeout=10).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                                    capture_output=True, text=True, check=True, timeout=10).stdout.strip())
+        return {"commit": commit, "dirty": dirty}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def package_versions() -> dict[str, str | None]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def provenance(seed: int) -> dict[str, Any]:
+    """Everything about this process that can change a result."""
+    return {
+        "command": [sys.executable, *sys.argv],
+        "seed": int(seed),
+        "git": git_revision(),
+        "packages": package_versions(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch_threads": torch.get_num_threads(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }

@@ -1,0 +1,77 @@
+"""A task family as a protocol sees it: labelled contexts (A, B, ...) of one env, with an optional cue.
+
+This is the ``env`` config option: it names the family, maps protocol labels to contexts,
+and builds the envs of each context, cue included, so the rest of the code never needs to
+know which family it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium
+
+from envs import FAMILY_MAX_STEPS, REGISTERED_IDS
+from envs.contexts import resolve_context
+
+BASE_IDS = {"reach": "motorsleep/Reach-v0", "balance": "motorsleep/Balance-v0"}
+
+
+class TaskFamily:
+    """Contexts of one family under protocol labels, e.g. {"A": "curl_cw", "B": "curl_ccw"}.
+
+    Args:
+        family: ``reach`` or ``balance``.
+        contexts: label -> context (preset name or dict of context fields). The order of the
+            labels gives each context's cue index.
+        context_cue: append a one-hot of the context index to observations.
+        env_kwargs: further constructor keywords of the env (e.g. ``n_targets``).
+    """
+
+    def __init__(self, family: str, contexts: Mapping[str, Any], context_cue: bool = True,
+                 env_kwargs: Mapping[str, Any] | None = None) -> None:
+        if family not in BASE_IDS:
+            raise ValueError(f"env.family={family!r} is not allowed: expected one of {sorted(BASE_IDS)}")
+        if not contexts:
+            raise ValueError("env.contexts is empty: expected at least one label -> context, e.g. {A: curl_cw}")
+        self.family = family
+        self.contexts = {str(label): _plain(ctx) for label, ctx in contexts.items()}
+        for label, ctx in self.contexts.items():
+            try:
+                resolve_context(family, ctx)
+            except ValueError as error:
+                raise ValueError(f"env.contexts.{label}: {error}") from None
+        self.context_cue = bool(context_cue)
+        self.env_kwargs = dict(env_kwargs or {})
+        self.max_episode_steps = FAMILY_MAX_STEPS[family]
+        assert BASE_IDS[family] in REGISTERED_IDS
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.contexts)
+
+    def index(self, label: str) -> int:
+        if label not in self.contexts:
+            raise ValueError(f"context label {label!r} is not defined: env.contexts has {self.labels}")
+        return self.labels.index(label)
+
+    def env_kwargs_for(self, label: str) -> dict[str, Any]:
+        """Constructor keywords of the env of context ``label``."""
+        return {**self.env_kwargs, "context": self.contexts[label], "context_id": self.index(label),
+                "n_contexts": len(self.contexts), "context_cue": self.context_cue}
+
+    def make_env(self, label: str, **overrides: Any) -> gymnasium.Env:
+        """A single env of context ``label`` (with the registered time limit)."""
+        return gymnasium.make(BASE_IDS[self.family], **{**self.env_kwargs_for(label), **overrides})
+
+    @property
+    def env_id(self) -> str:
+        return BASE_IDS[self.family]
+
+
+def _plain(context: Any) -> Any:
+    """OmegaConf containers to plain dicts, so contexts hash, pickle and print simply."""
+    if isinstance(context, Mapping):
+        return {str(k): float(v) for k, v in context.items()}
+    return context
