@@ -1,0 +1,264 @@
+"""The episodic ("hippocampal") memory: a bounded, per-task uniform sample of tagged wake
+transitions, filled in wake by :mod:`consolidation.tagging` and read in sleep.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+_FORMAT_VERSION = 1
+_FLOAT_FIELDS = ("obs", "action_mean", "action_log_std", "reward", "td_error", "novelty")
+_STORED_FIELDS = (*_FLOAT_FIELDS, "phase", "step")  # "task" is implied by the per-task store
+_DTYPES = {**dict.fromkeys(_FLOAT_FIELDS, np.float32), "phase": np.int32, "step": np.int64,
+           "task": np.int32}
+
+
+class _TaskStore:
+    """One task's reservoir: preallocated-by-doubling arrays, ``size`` kept, ``seen`` offered."""
+
+    def __init__(self, capacity: int, obs_dim: int, action_dim: int, rng: np.random.Generator):
+        self.capacity, self.rng, self.size, self.seen = capacity, rng, 0, 0
+        widths = {"obs": obs_dim, "action_mean": action_dim, "action_log_std": action_dim}
+        self.data = {f: np.empty((0, *([widths[f]] if f in widths else [])), dtype=_DTYPES[f])
+                     for f in _STORED_FIELDS}
+
+    def _reserve(self, size: int) -> None:
+        allocated = len(self.data["obs"])
+        if size <= allocated:
+            return
+        grown = min(self.capacity, max(size, 2 * allocated, 64))
+        for name, old in self.data.items():
+            new = np.empty((grown, *old.shape[1:]), dtype=old.dtype)
+            new[: self.size] = old[: self.size]
+            self.data[name] = new
+
+    def add(self, batch: dict[str, np.ndarray]) -> None:
+        n = len(batch["obs"])
+        # Algorithm R: item number i (0-based over the task's whole stream) fills slot i while
+        # the reservoir is not full, then replaces a uniform slot j in [0, i] if j < capacity.
+        arrival = self.seen + np.arange(n)
+        slots = arrival.copy()
+        overflow = arrival >= self.capacity
+        if overflow.any():
+            slots[overflow] = self.rng.integers(0, arrival[overflow] + 1)
+        keep = slots < self.capacity
+        # Sequential semantics in one shot: when two items of the batch draw the same slot,
+        # the later one wins, so keep only the last occurrence of each slot.
+        items = np.flatnonzero(keep)
+        reversed_slots = slots[items][::-1]
+        _, first_in_reversed = np.unique(reversed_slots, return_index=True)
+        items = items[len(items) - 1 - first_in_reversed]
+        self._reserve(min(self.capacity, self.seen + n))
+        for name in _STORED_FIELDS:
+            self.data[name][slots[items]] = batch[name][items]
+        self.size = min(self.capacity, self.seen + n)
+        self.seen += n
+
+    def view(self, name: str) -> np.ndarray:
+        return self.data[name][: self.size]
+
+
+class EpisodicMemory:
+    """Bounded per-task reservoir of tagged wake transitions (Vitter's algorithm R per task).
+
+    Each task keeps a uniform random sample of every transition it was offered, at most
+    ``capacity_per_task`` of them, so early and late learning are represented alike. Each task
+    draws from its own generator seeded by ``(seed, task)``: a task's sample depends only on its
+    own stream, never on how other tasks' batches were interleaved with it.
+
+    Observations, cortical targets and tags are stored as float32 (half the bytes of float64,
+    and what torch consumes in sleep); ``phase`` as int32 and ``step`` as int64.
+    """
+
+    FIELDS = ("obs", "action_mean", "action_log_std", "reward", "td_error", "novelty",
+              "task", "phase", "step")
+
+    def __init__(self, capacity_per_task: int, obs_dim: int, action_dim: int, seed: int = 0):
+        for name, value in (("capacity_per_task", capacity_per_task), ("obs_dim", obs_dim),
+                            ("action_dim", action_dim)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name}={value!r} is not allowed: expected an integer >= 1")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed={seed!r} is not allowed: expected an integer >= 0")
+        self.capacity_per_task, self.obs_dim = int(capacity_per_task), int(obs_dim)
+        self.action_dim, self.seed = int(action_dim), int(seed)
+        self._stores: dict[int, _TaskStore] = {}
+
+    # ------------------------------------------------------------------ writing
+    def add(self, task: int, phase: int, obs, action_mean, action_log_std, reward, td_error,
+            novelty, step=None) -> None:
+        """Offer a batch of ``N`` transitions of ``task`` (every array has leading dim ``N``).
+
+        ``obs`` is (N, obs_dim), ``action_mean``/``action_log_std`` are (N, action_dim),
+        ``reward``/``td_error``/``novelty`` are (N,); ``step`` (N,) is the learner's timestep of
+        each transition, or None to store the arrival index within the task.
+        """
+        task, phase = _check_index("task", task), _check_index("phase", phase)
+        obs = _check_float("obs", obs, (None, self.obs_dim))
+        n = len(obs)
+        batch = {
+            "obs": obs,
+            "action_mean": _check_float("action_mean", action_mean, (n, self.action_dim)),
+            "action_log_std": _check_float("action_log_std", action_log_std, (n, self.action_dim)),
+            "reward": _check_float("reward", reward, (n,)),
+            "td_error": _check_float("td_error", td_error, (n,)),
+            "novelty": _check_float("novelty", novelty, (n,)),
+            "phase": np.full(n, phase, dtype=np.int32),
+        }
+        store = self._store(task)
+        if step is None:
+            batch["step"] = store.seen + np.arange(n, dtype=np.int64)
+        else:
+            step = np.asarray(step)
+            if step.shape != (n,) or not np.issubdtype(step.dtype, np.integer):
+                raise ValueError(f"step has shape {step.shape} and dtype {step.dtype}: "
+                                 f"expected integers of shape ({n},) or None")
+            batch["step"] = step.astype(np.int64)
+        if n:
+            store.add(batch)
+
+    def relabel(self, task: int, action_mean, action_log_std) -> None:
+        """Replace the cortical targets of every stored transition of ``task`` (arrays() order)."""
+        store = self._stores.get(_check_index("task", task))
+        if store is None:
+            raise ValueError(f"task={task!r} is not allowed: stored tasks are {self.tasks}")
+        shape = (store.size, self.action_dim)
+        store.view("action_mean")[:] = _check_float("action_mean", action_mean, shape)
+        store.view("action_log_std")[:] = _check_float("action_log_std", action_log_std, shape)
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def tasks(self) -> list[int]:
+        """Tasks with at least one offered batch, sorted."""
+        return sorted(self._stores)
+
+    def __len__(self) -> int:
+        return sum(store.size for store in self._stores.values())
+
+    def count_seen(self, task: int) -> int:
+        """Transitions of ``task`` offered so far (stored or not); 0 for an unseen task."""
+        store = self._stores.get(_check_index("task", task))
+        return 0 if store is None else store.seen
+
+    def count_stored(self, task: int) -> int:
+        """Transitions of ``task`` held: ``min(count_seen(task), capacity_per_task)``."""
+        store = self._stores.get(_check_index("task", task))
+        return 0 if store is None else store.size
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the allocated arrays (grown by doubling up to the capacity)."""
+        return sum(a.nbytes for store in self._stores.values() for a in store.data.values())
+
+    def arrays(self, tasks: Iterable[int] | None = None) -> dict[str, np.ndarray]:
+        """Copies of every field in :attr:`FIELDS`, concatenated over ``tasks`` (all if None).
+
+        Order is stable: tasks in the order given (sorted if None), each task in slot order,
+        the order :meth:`relabel` expects.
+        """
+        tasks = self.tasks if tasks is None else [_check_index("task", t) for t in tasks]
+        unknown = [t for t in tasks if t not in self._stores]
+        if unknown:
+            raise ValueError(f"tasks={unknown!r} are not allowed: stored tasks are {self.tasks}")
+        out = {}
+        for name in self.FIELDS:
+            if name == "task":
+                parts = [np.full(self._stores[t].size, t, dtype=np.int32) for t in tasks]
+            else:
+                parts = [self._stores[t].view(name) for t in tasks]
+            width = {"obs": (self.obs_dim,), "action_mean": (self.action_dim,),
+                     "action_log_std": (self.action_dim,)}.get(name, ())
+            out[name] = (np.concatenate(parts) if parts
+                         else np.empty((0, *width), dtype=_DTYPES[name]))
+        return out
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike) -> None:
+        """Write an .npz (no pickle) atomically: temp file in the same directory, fsync, rename.
+
+        The file holds every stored field, the capacity and dims, per-task counts and each task's
+        generator state (JSON), so a loaded memory continues the very same reservoir sequence.
+        """
+        path = Path(path)
+        meta = {"version": _FORMAT_VERSION, "capacity_per_task": self.capacity_per_task,
+                "obs_dim": self.obs_dim, "action_dim": self.action_dim, "seed": self.seed,
+                "tasks": {str(t): {"seen": s.seen, "size": s.size,
+                                   "rng": s.rng.bit_generator.state}
+                          for t, s in self._stores.items()}}
+        payload = {"meta": np.array(json.dumps(meta))}
+        for task, store in self._stores.items():
+            for name in _STORED_FIELDS:
+                payload[f"task{task}.{name}"] = store.view(name)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **payload)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> EpisodicMemory:
+        """Read a file written by :meth:`save`; a truncated or corrupt file raises ValueError."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no episodic memory file at {path}")
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                meta = json.loads(str(npz["meta"]))
+                if meta.get("version") != _FORMAT_VERSION:
+                    raise ValueError(f"format version {meta.get('version')!r}, "
+                                     f"expected {_FORMAT_VERSION}")
+                memory = cls(meta["capacity_per_task"], meta["obs_dim"], meta["action_dim"],
+                             meta["seed"])
+                for key, info in meta["tasks"].items():
+                    store = memory._store(int(key))
+                    store.rng.bit_generator.state = info["rng"]
+                    store._reserve(int(info["size"]))
+                    store.seen, store.size = int(info["seen"]), int(info["size"])
+                    for name in _STORED_FIELDS:
+                        values = npz[f"task{key}.{name}"]
+                        if len(values) != store.size:
+                            raise ValueError(f"task {key} field {name} holds {len(values)} rows, "
+                                             f"expected {store.size}")
+                        store.data[name][: store.size] = values
+        except (ValueError, KeyError, OSError, EOFError, TypeError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{path} is not a valid episodic memory file "
+                             f"(truncated or corrupt?): {exc}") from exc
+        return memory
+
+    def _store(self, task: int) -> _TaskStore:
+        if task not in self._stores:
+            rng = np.random.default_rng([self.seed, task])
+            self._stores[task] = _TaskStore(self.capacity_per_task, self.obs_dim,
+                                            self.action_dim, rng)
+        return self._stores[task]
+
+
+def _check_index(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name}={value!r} is not allowed: expected an integer >= 0")
+    return int(value)
+
+
+def _check_float(name: str, value, shape: tuple[int | None, ...]) -> np.ndarray:
+    """``value`` as float32 of ``shape`` (None matches any length), finite everywhere."""
+    array = np.asarray(value, dtype=np.float32)
+    fits = array.ndim == len(shape) and all(
+        s is None or s == a for s, a in zip(shape, array.shape, strict=True))
+    if not fits:
+        expected = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
+        raise ValueError(f"{name} has shape {array.shape}: expected {expected}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} holds non-finite values: expected finite numbers")
+    return array
