@@ -141,14 +141,19 @@ class BalanceEnv(MujocoEnv, utils.EzPickle):
         self._step_mujoco_simulation(ctrl, n_frames)
 
     def step(self, action):
-        action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+        action = np.asarray(action, dtype=np.float64)
+        # np.clip costs about a physics step: pay it only for out-of-range (or NaN) commands
+        if action.ndim != 1 or not all(-1.0 <= a <= 1.0 for a in action.tolist()):
+            action = np.clip(action, -1.0, 1.0)
         self.do_simulation(action, self.frame_skip)
         obs = self._get_obs()
-        angle = float(self.data.qpos[1])
-        upright = bool(np.isfinite(obs).all() and abs(angle) <= self.max_pole_angle)
+        angle = self.data.qpos.item(1)  # a float, as float(qpos[1]), one numpy call less
+        upright = all(map(math.isfinite, obs.tolist())) and abs(angle) <= self.max_pole_angle
         self._upright_so_far = self._upright_so_far and upright
         reward_alive = self.healthy_reward if upright else 0.0
-        reward_ctrl = -self.ctrl_cost_weight * float(action @ action)
+        # for 1-D x, x.dot(x) is x @ x (the same BLAS ddot) without the ufunc overhead
+        ctrl_sq = action.dot(action) if action.ndim == 1 else action @ action
+        reward_ctrl = -self.ctrl_cost_weight * float(ctrl_sq)
         info = {
             "reward_alive": reward_alive,
             "reward_ctrl": reward_ctrl,
@@ -172,4 +177,5 @@ class BalanceEnv(MujocoEnv, utils.EzPickle):
         return {"context_id": self.context_id, "pole_angle": float(self.data.qpos[1])}
 
     def _get_obs(self) -> np.ndarray:
-        return np.concatenate([self.data.qpos, self.data.qvel, self._cue])
+        # np.array of a list: a third of np.concatenate's cost for these few floats
+        return np.array(self.data.qpos.tolist() + self.data.qvel.tolist() + self._cue.tolist())

@@ -153,13 +153,15 @@ class ReachEnv(MujocoEnv, utils.EzPickle):
         if self._curl_k == 0.0:
             mujoco.mj_step(m, d, nstep=n_frames)
             return
+        # runs once per physics step: Python floats (numpy scalars are slower) and local names
         qpos, qvel, qfrc = d.qpos, d.qvel, d.qfrc_applied
-        k = self._curl_k
+        k, sin, mj_step = self._curl_k, math.sin, mujoco.mj_step
         for _ in range(n_frames):
-            s = k * math.sin(qpos[1])
-            qfrc[0] = s * qvel[1]
-            qfrc[1] = -s * qvel[0]
-            mujoco.mj_step(m, d)
+            s = k * sin(qpos[1])
+            v0, v1 = qvel.tolist()
+            qfrc[0] = s * v1
+            qfrc[1] = -s * v0
+            mj_step(m, d)
 
     def curl_force(self) -> np.ndarray:
         """The field's force at the hand now, F = b S v (N), for tests and analysis."""
@@ -182,11 +184,20 @@ class ReachEnv(MujocoEnv, utils.EzPickle):
 
     # -- gymnasium API ---------------------------------------------------------------------
     def step(self, action):
-        action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+        action = np.asarray(action, dtype=np.float64)
+        # np.clip costs about a physics step: pay it only for out-of-range (or NaN) commands
+        if action.ndim != 1 or not all(-1.0 <= a <= 1.0 for a in action.tolist()):
+            action = np.clip(action, -1.0, 1.0)
         self.do_simulation(action, self.frame_skip)
-        distance = float(np.linalg.norm(self.data.site_xpos[self._hand][:2] - self._target))
+        # sqrt(x.dot(x)) is float(np.linalg.norm(x)) and, for 1-D x, x.dot(x) is x @ x: the
+        # same BLAS ddot, so bitwise equal, without the Python and ufunc overhead
+        hx, hy, _ = self.data.site_xpos[self._hand].tolist()
+        tx, ty = self._target.tolist()
+        delta = np.array((hx - tx, hy - ty))
+        distance = math.sqrt(delta.dot(delta))
+        ctrl_sq = action.dot(action) if action.ndim == 1 else action @ action
         reward_dist = -self.distance_weight * distance
-        reward_ctrl = -self.ctrl_cost_weight * float(action @ action)
+        reward_ctrl = -self.ctrl_cost_weight * float(ctrl_sq)
         info = {
             "reward_dist": reward_dist,
             "reward_ctrl": reward_ctrl,
@@ -238,16 +249,29 @@ class ReachEnv(MujocoEnv, utils.EzPickle):
 
     def _get_obs(self) -> np.ndarray:
         d = self.data
-        rot = self._rot
-        hand = rot @ (d.site_xpos[self._hand][:2] - self._start)
-        target = rot @ (self._target - self._start)
+        sx, sy = self._start.tolist()
+        hx, hy, _ = d.site_xpos[self._hand].tolist()
+        tx, ty = self._target.tolist()
         l1, l2 = self.link_lengths
-        q1, q2 = d.qpos[0], d.qpos[1]
-        qd1, qd2 = d.qvel[0], d.qvel[1]
+        q1, q2 = qpos = d.qpos.tolist()
+        qd1, qd2 = qvel = d.qvel.tolist()
         # analytic hand velocity of the two-link arm (cheaper than mj_jacSite in the step loop)
         s1, c1, s12, c12 = math.sin(q1), math.cos(q1), math.sin(q1 + q2), math.cos(q1 + q2)
-        vel = rot @ np.array([-l1 * s1 * qd1 - l2 * s12 * (qd1 + qd2), l1 * c1 * qd1 + l2 * c12 * (qd1 + qd2)])
-        return np.concatenate([hand, target, vel, d.qpos, d.qvel, self._cue])
+        vx = -l1 * s1 * qd1 - l2 * s12 * (qd1 + qd2)
+        vy = l1 * c1 * qd1 + l2 * c12 * (qd1 + qd2)
+        hx, hy, tx, ty = hx - sx, hy - sy, tx - sx, ty - sy
+        if self.context.rotation_deg == 0.0:
+            # identity: its products are exact, so this is bitwise BLAS's rot @ v (which sums
+            # from 0.0: -0.0 -> 0.0) without three numpy calls
+            (r00, r01), (r10, r11) = self._rot.tolist()
+            planar = [0.0 + r00 * hx + r01 * hy, 0.0 + r10 * hx + r11 * hy,
+                      0.0 + r00 * tx + r01 * ty, 0.0 + r10 * tx + r11 * ty,
+                      0.0 + r00 * vx + r01 * vy, 0.0 + r10 * vx + r11 * vy]
+        else:  # a rotation rounds as BLAS does (FMA, order): one rot @ v per vector, as before
+            rot = self._rot
+            planar = [*rot.dot(np.array((hx, hy))).tolist(), *rot.dot(np.array((tx, ty))).tolist(),
+                      *rot.dot(np.array((vx, vy))).tolist()]
+        return np.array(planar + qpos + qvel + self._cue.tolist())
 
 
 def _inverse_kinematics(hand: np.ndarray, l1: float, l2: float) -> np.ndarray:
