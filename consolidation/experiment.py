@@ -104,7 +104,8 @@ class Experiment:
         task = self.tasks.index(phase.context)
         callback = MemoryTaggingCallback(memory, task=task, phase=index, novelty=novelty)
         self.learner.learn(phase.steps, callback=callback)
-        return {"context": phase.context, "steps": phase.steps, "tagging_seconds": callback.tagging_seconds}
+        return {"context": phase.context, "steps": phase.steps, "tagging_seconds": callback.seconds_tagging,
+                "transitions_tagged": callback.transitions_tagged}
 
     def _sleep(self, phase, index: int, student, memory, last_wake: str | None, logger):
         if last_wake is None:

@@ -82,7 +82,7 @@ class Protocol:
 
 
 def _parse(index: int, raw: Mapping[str, Any]) -> Phase:
-    raw = dict(raw)
+    raw = {k: v for k, v in dict(raw).items() if v is not None}  # the schema fills unset keys with null
     kind = raw.pop("kind", None)
     if kind not in PHASE_KINDS:
         raise ValueError(f"protocol.phases[{index}].kind={kind!r} is not allowed: expected one of {list(PHASE_KINDS)}")

@@ -107,7 +107,7 @@ class Sleep:
             index = torch.as_tensor(train[picked])
             per_sample = self._loss(student, tensors, index)
             loss = (gains_t[picked] * per_sample).mean()
-            value = float(loss)
+            value = float(loss.detach())
             if not math.isfinite(value) or value > self.max_loss:
                 raise DivergenceError(f"sleep diverged at update {update}: loss={value!r} "
                                       f"(limit {self.max_loss}); lower consolidation.learning_rate")

@@ -70,7 +70,7 @@ class BalanceEnv(MujocoEnv, utils.EzPickle):
     - ``context``: a preset name of :data:`envs.contexts.BALANCE_CONTEXTS`, a dict of
       :class:`envs.contexts.BalanceContext` fields, or an instance (default ``"null"``).
     - ``context_id`` / ``n_contexts`` / ``context_cue``: as in :class:`envs.reach.ReachEnv`.
-    - ``healthy_reward`` (1.0), ``ctrl_cost_weight`` (0.0), ``max_pole_angle`` (0.2 rad).
+    - ``healthy_reward`` (1.0), ``ctrl_cost_weight`` (0.0), ``max_pole_angle`` (0.4 rad).
     - ``reset_noise_scale`` (0.01), ``gear`` (20.0 N per unit command), ``frame_skip`` (2).
     - ``render_mode``, ``width``, ``height``, ``camera_name``: as in gymnasium's MuJoCo envs.
     """
@@ -85,7 +85,7 @@ class BalanceEnv(MujocoEnv, utils.EzPickle):
         context_cue: bool = False,
         healthy_reward: float = 1.0,
         ctrl_cost_weight: float = 0.0,
-        max_pole_angle: float = 0.2,
+        max_pole_angle: float = 0.4,
         reset_noise_scale: float = 0.01,
         gear: float = 20.0,
         frame_skip: int = 2,

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import gymnasium
 import mujoco
 import numpy as np
 from gymnasium import spaces, utils
@@ -136,14 +137,15 @@ class ReachEnv(MujocoEnv, utils.EzPickle):
         # torque coefficient of the curl field: tau = k sin(q_elbow) (qdot_elbow, -qdot_shoulder)
         self._curl_k = self.context.curl_field * self.link_lengths[0] * self.link_lengths[1]
         theta = math.radians(self.context.rotation_deg)
-        self._rot = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
+        self._rot_cos, self._rot_sin = math.cos(theta), math.sin(theta)
         self._start_qpos = _inverse_kinematics(self._start, *self.link_lengths)
         self._cue = np.zeros(self.n_contexts if self.context_cue else 0)
         if self.context_cue:
             self._cue[self.context_id] = 1.0
-        self._target = self._start.copy()
+        self._cue_list = self._cue.tolist()
+        self._start_xy = tuple(self._start.tolist())
+        self._target = self._start_xy
         self._target_index = 0
-        self._jacp = np.zeros((3, m.nv))
 
     # -- physics ---------------------------------------------------------------------------
     def _step_mujoco_simulation(self, ctrl, n_frames) -> None:
@@ -165,39 +167,48 @@ class ReachEnv(MujocoEnv, utils.EzPickle):
 
     def curl_force(self) -> np.ndarray:
         """The field's force at the hand now, F = b S v (N), for tests and analysis."""
-        v = self.hand_velocity()
-        return self.context.curl_field * np.array([v[1], -v[0]])
+        vx, vy = self.hand_velocity().tolist()
+        return self.context.curl_field * np.array([vy, -vx])
+
+    def _arm_state(self) -> tuple[float, float, float, float]:
+        """True hand position and velocity (m, m/s, world frame) from the joint state.
+
+        Two-link forward kinematics on Python floats: consistent with qpos/qvel *after* a
+        physics step (MuJoCo's ``site_xpos`` is computed before integration, one step late),
+        and cheaper than reading MuJoCo's derived quantities.
+        """
+        (q1, q2), (qd1, qd2) = self.data.qpos.tolist(), self.data.qvel.tolist()
+        l1, l2 = self.link_lengths
+        c1, s1, c12, s12 = math.cos(q1), math.sin(q1), math.cos(q1 + q2), math.sin(q1 + q2)
+        qd12 = qd1 + qd2
+        return (l1 * c1 + l2 * c12, l1 * s1 + l2 * s12,
+                -l1 * s1 * qd1 - l2 * s12 * qd12, l1 * c1 * qd1 + l2 * c12 * qd12)
 
     def hand_position(self) -> np.ndarray:
         """True hand position in the plane (m, world frame)."""
-        return self.data.site_xpos[self._hand][:2].copy()
+        return np.array(self._arm_state()[:2])
 
     def hand_velocity(self) -> np.ndarray:
         """True hand velocity in the plane (m/s), J(q) qdot."""
-        mujoco.mj_jacSite(self.model, self.data, self._jacp, None, self._hand)
-        return (self._jacp @ self.data.qvel)[:2]
+        return np.array(self._arm_state()[2:])
 
     @property
     def target_position(self) -> np.ndarray:
         """True target position in the plane (m, world frame)."""
-        return self._target.copy()
+        return np.array(self._target)
 
     # -- gymnasium API ---------------------------------------------------------------------
     def step(self, action):
-        action = np.asarray(action, dtype=np.float64)
-        # np.clip costs about a physics step: pay it only for out-of-range (or NaN) commands
-        if action.ndim != 1 or not all(-1.0 <= a <= 1.0 for a in action.tolist()):
-            action = np.clip(action, -1.0, 1.0)
-        self.do_simulation(action, self.frame_skip)
-        # sqrt(x.dot(x)) is float(np.linalg.norm(x)) and, for 1-D x, x.dot(x) is x @ x: the
-        # same BLAS ddot, so bitwise equal, without the Python and ufunc overhead
-        hx, hy, _ = self.data.site_xpos[self._hand].tolist()
-        tx, ty = self._target.tolist()
-        delta = np.array((hx - tx, hy - ty))
-        distance = math.sqrt(delta.dot(delta))
-        ctrl_sq = action.dot(action) if action.ndim == 1 else action @ action
+        a0, a1 = (action.tolist() if isinstance(action, np.ndarray) else [float(a) for a in action])
+        # clip on floats (np.clip on a 2-vector costs about as much as a physics step)
+        a0 = -1.0 if a0 < -1.0 else 1.0 if a0 > 1.0 else a0
+        a1 = -1.0 if a1 < -1.0 else 1.0 if a1 > 1.0 else a1
+        self._step_mujoco_simulation((a0, a1), self.frame_skip)
+        hx, hy, vx, vy = self._arm_state()
+        tx, ty = self._target
+        distance = math.hypot(hx - tx, hy - ty)
         reward_dist = -self.distance_weight * distance
-        reward_ctrl = -self.ctrl_cost_weight * float(ctrl_sq)
+        reward_ctrl = -self.ctrl_cost_weight * (a0 * a0 + a1 * a1)
         info = {
             "reward_dist": reward_dist,
             "reward_ctrl": reward_ctrl,
@@ -208,7 +219,7 @@ class ReachEnv(MujocoEnv, utils.EzPickle):
         }
         if self.render_mode == "human":
             self.render()
-        return self._get_obs(), reward_dist + reward_ctrl, False, False, info
+        return self._observe(hx, hy, vx, vy), reward_dist + reward_ctrl, False, False, info
 
     def do_simulation(self, ctrl, n_frames) -> None:
         # gymnasium's version adds a shape check and mj_rnePostConstraint, which this
@@ -219,7 +230,8 @@ class ReachEnv(MujocoEnv, utils.EzPickle):
         noise = self.reset_noise_scale
         qpos = self._start_qpos + self.np_random.uniform(-noise, noise, size=2)
         qvel = self.np_random.uniform(-noise, noise, size=2)
-        self.set_state(qpos, qvel)
+        self.data.qpos[:] = qpos
+        self.data.qvel[:] = qvel
         self.data.qfrc_applied[:] = 0.0
         return self._get_obs()
 
@@ -228,7 +240,8 @@ class ReachEnv(MujocoEnv, utils.EzPickle):
         target_index = options.pop("target_index", None)
         if options:
             raise ValueError(f"unknown reset options {sorted(options)}: allowed is 'target_index'")
-        obs, info = super().reset(seed=seed)
+        gymnasium.Env.reset(self, seed=seed)
+        mujoco.mj_resetData(self.model, self.data)
         if target_index is None and not self.random_targets:
             target_index = int(self.np_random.integers(self.n_targets))
         if target_index is None:
@@ -239,39 +252,29 @@ class ReachEnv(MujocoEnv, utils.EzPickle):
                 raise ValueError(f"target_index={target_index!r} is not allowed: expected 0..{self.n_targets - 1}")
             self._target_index = int(target_index)
             angle = 2.0 * math.pi * self._target_index / self.n_targets
-        self._target = self._start + self.target_radius * np.array([math.cos(angle), math.sin(angle)])
+        sx, sy = self._start.tolist()
+        self._target = (sx + self.target_radius * math.cos(angle), sy + self.target_radius * math.sin(angle))
         self.data.mocap_pos[0, :2] = self._target
-        mujoco.mj_forward(self.model, self.data)
-        obs = self._get_obs()
+        obs = self.reset_model()
+        mujoco.mj_forward(self.model, self.data)  # derived quantities (rendering) match the new state
+        hx, hy = self.hand_position().tolist()
         info = {"context_id": self.context_id, "target_index": self._target_index,
-                "distance": float(np.linalg.norm(self.hand_position() - self._target))}
+                "distance": math.hypot(hx - self._target[0], hy - self._target[1])}
+        if self.render_mode == "human":
+            self.render()
         return obs, info
 
     def _get_obs(self) -> np.ndarray:
-        d = self.data
-        sx, sy = self._start.tolist()
-        hx, hy, _ = d.site_xpos[self._hand].tolist()
-        tx, ty = self._target.tolist()
-        l1, l2 = self.link_lengths
-        q1, q2 = qpos = d.qpos.tolist()
-        qd1, qd2 = qvel = d.qvel.tolist()
-        # analytic hand velocity of the two-link arm (cheaper than mj_jacSite in the step loop)
-        s1, c1, s12, c12 = math.sin(q1), math.cos(q1), math.sin(q1 + q2), math.cos(q1 + q2)
-        vx = -l1 * s1 * qd1 - l2 * s12 * (qd1 + qd2)
-        vy = l1 * c1 * qd1 + l2 * c12 * (qd1 + qd2)
-        hx, hy, tx, ty = hx - sx, hy - sy, tx - sx, ty - sy
-        if self.context.rotation_deg == 0.0:
-            # identity: its products are exact, so this is bitwise BLAS's rot @ v (which sums
-            # from 0.0: -0.0 -> 0.0) without three numpy calls
-            (r00, r01), (r10, r11) = self._rot.tolist()
-            planar = [0.0 + r00 * hx + r01 * hy, 0.0 + r10 * hx + r11 * hy,
-                      0.0 + r00 * tx + r01 * ty, 0.0 + r10 * tx + r11 * ty,
-                      0.0 + r00 * vx + r01 * vy, 0.0 + r10 * vx + r11 * vy]
-        else:  # a rotation rounds as BLAS does (FMA, order): one rot @ v per vector, as before
-            rot = self._rot
-            planar = [*rot.dot(np.array((hx, hy))).tolist(), *rot.dot(np.array((tx, ty))).tolist(),
-                      *rot.dot(np.array((vx, vy))).tolist()]
-        return np.array(planar + qpos + qvel + self._cue.tolist())
+        return self._observe(*self._arm_state())
+
+    def _observe(self, hx: float, hy: float, vx: float, vy: float) -> np.ndarray:
+        """The observation: seen (rotated) hand, target and hand velocity, joints, cue."""
+        c, s = self._rot_cos, self._rot_sin
+        sx, sy = self._start_xy
+        hx, hy, tx, ty = hx - sx, hy - sy, self._target[0] - sx, self._target[1] - sy
+        return np.array([c * hx - s * hy, s * hx + c * hy, c * tx - s * ty, s * tx + c * ty,
+                         c * vx - s * vy, s * vx + c * vy,
+                         *self.data.qpos.tolist(), *self.data.qvel.tolist(), *self._cue_list])
 
 
 def _inverse_kinematics(hand: np.ndarray, l1: float, l2: float) -> np.ndarray:

@@ -330,12 +330,6 @@ def test_reach_observed_hand_matches_joint_angles_at_reset(make_env):
         np.testing.assert_allclose(obs[0:2], _true_hand(u.model, obs[6:8]) - start, atol=1e-12)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="env bug: ReachEnv.step() reads data.site_xpos after mj_step without recomputing "
-    "kinematics, so obs[0:2], info['distance'], the reward and hand_position() describe the "
-    "state one physics step (5 ms) before the observed joint angles obs[6:8]",
-)
 def test_reach_observed_hand_matches_joint_angles_after_a_step(make_env, actions):
     """After a step, obs[0:2] should still be the hand of the observed joint angles obs[6:8]."""
     env = make_env("motorsleep/Reach-v0")

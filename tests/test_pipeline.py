@@ -1,0 +1,120 @@
+"""The wake -> sleep -> test pipeline end to end, through the real entry point, at tiny budgets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import gymnasium
+import numpy as np
+import pytest
+import torch
+
+import envs  # noqa: F401  (registers the ids)
+from agents.cortex import CorticalLearner
+from agents.subcortical import SubcorticalPolicy
+from consolidation.memory import EpisodicMemory
+from consolidation.sleep import DivergenceError, Sleep
+from consolidation.tagging import MemoryTaggingCallback
+from envs.family import TaskFamily
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory) -> Path:
+    """One smoke run of scripts/run.py in a subprocess, as a user would start it."""
+    run_dir = tmp_path_factory.mktemp("smoke")
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "run.py"), "experiment=smoke", "seed=3", f"hydra.run.dir={run_dir}"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path_factory.mktemp("elsewhere"),
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "retention of A" in completed.stdout  # the result table is printed
+    return run_dir
+
+
+def test_smoke_run_writes_a_complete_run_directory(smoke_run: Path):
+    for name in ("results.json", "run.json", ".hydra/config.yaml", "logs/progress.csv"):
+        assert (smoke_run / name).is_file(), name
+    phases = sorted(p.name for p in (smoke_run / "phases").iterdir())
+    assert phases == ["00_wake_A", "01_test", "02_sleep", "03_test", "04_wake_B", "05_test", "06_sleep", "07_test"]
+    for phase in phases:
+        for name in ("cortical.zip", "subcortical.pt", "memory.npz"):
+            assert (smoke_run / "phases" / phase / name).is_file(), (phase, name)
+    run = json.loads((smoke_run / "run.json").read_text())
+    assert run["seed"] == 3 and run["packages"]["torch"] and "commit" in run["git"] and run["torch_threads"] == 1
+
+
+def test_smoke_results_have_both_R_matrices_and_metrics(smoke_run: Path):
+    results = json.loads((smoke_run / "results.json").read_text())
+    assert results["tasks"] == ["A", "B"]
+    assert results["rows"] == ["wake_A", "sleep", "wake_B", "sleep"]
+    for policy in ("cortical", "subcortical"):
+        R = np.array(results["R"][policy])
+        assert R.shape == (4, 2) and np.isfinite(R).all()
+        assert set(results["metrics"][policy]) >= {"average_performance", "average_forgetting", "retention"}
+    assert results["trained_rows"] == {"cortical": [0, 2], "subcortical": [1, 3]}
+    assert 0 < results["metrics"]["parameter_ratio"] < 0.1
+    sleeps = [p for p in results["phases"] if p["kind"] == "sleep"]
+    assert [p["env_steps"] for p in sleeps] == [0, 0]
+    assert sleeps[1]["replayed_tasks"] == ["A", "B"]  # interleaved replay of the earlier task
+
+
+def _tiny_learner_with_memory(seed: int = 0):
+    family = TaskFamily("reach", {"A": "curl_cw", "B": "curl_ccw"}, context_cue=True)
+    from stable_baselines3.common.env_util import make_vec_env
+
+    venv = make_vec_env(family.env_id, n_envs=2, seed=seed, env_kwargs=family.env_kwargs_for("A"))
+    learner = CorticalLearner("ppo", [16, 16], n_envs=2,
+                              hyperparameters={"n_steps": 64, "batch_size": 64, "n_epochs": 1})
+    learner.build(venv, seed)
+    memory = EpisodicMemory(256, venv.observation_space.shape[0], venv.action_space.shape[0], seed=seed)
+    learner.learn(256, callback=MemoryTaggingCallback(memory, task=0, phase=0))
+    return learner, memory, venv
+
+
+def test_sleep_changes_the_student_not_the_teacher_and_takes_no_env_step():
+    learner, memory, venv = _tiny_learner_with_memory()
+    student = SubcorticalPolicy(venv.observation_space.shape[0], venv.action_space.shape[0], [8, 8])
+    teacher_before = [p.detach().clone() for p in learner.model.policy.parameters()]
+    student_before = [p.detach().clone() for p in student.parameters()]
+    steps_before = learner.model.num_timesteps
+    env_steps = []
+    original_step = gymnasium.Env.step
+    report = Sleep(updates=30, batch_size=32).run(student, memory, 0, learner, seed=0)
+    assert gymnasium.Env.step is original_step and not env_steps
+    assert learner.model.num_timesteps == steps_before
+    assert report.env_steps == 0
+    assert all(torch.equal(a, b) for a, b in zip(teacher_before, learner.model.policy.parameters(), strict=True))
+    assert any(not torch.equal(a, b) for a, b in zip(student_before, student.parameters(), strict=True))
+
+
+def test_sleep_distillation_reduces_heldout_kl():
+    learner, memory, venv = _tiny_learner_with_memory()
+    student = SubcorticalPolicy(venv.observation_space.shape[0], venv.action_space.shape[0], [16, 16])
+    short = Sleep(updates=1, batch_size=64, holdout_fraction=0.2).run(
+        SubcorticalPolicy(venv.observation_space.shape[0], venv.action_space.shape[0], [16, 16]),
+        memory, 0, learner, seed=0)
+    long = Sleep(updates=300, batch_size=64, holdout_fraction=0.2).run(student, memory, 0, learner, seed=0)
+    assert long.heldout_kl[0] < 0.5 * short.heldout_kl[0]
+
+
+def test_huge_sleep_learning_rate_stops_with_a_divergence_error():
+    learner, memory, venv = _tiny_learner_with_memory()
+    student = SubcorticalPolicy(venv.observation_space.shape[0], venv.action_space.shape[0], [8, 8])
+    with pytest.raises(DivergenceError, match="sleep diverged at update"):
+        Sleep(updates=200, batch_size=32, learning_rate=1e6, max_loss=1e3).run(student, memory, 0, learner, seed=0)
+
+
+def test_subcortical_policy_saves_and_loads_without_pickle(tmp_path):
+    student = SubcorticalPolicy(6, 2, [8, 8])
+    student.save(tmp_path / "s.pt")
+    loaded = SubcorticalPolicy.load(tmp_path / "s.pt")
+    obs = np.linspace(-1, 1, 6)
+    assert np.array_equal(student.act(obs), loaded.act(obs))
+    (tmp_path / "bad.pt").write_bytes((tmp_path / "s.pt").read_bytes()[:50])
+    with pytest.raises(ValueError, match="bad.pt"):
+        SubcorticalPolicy.load(tmp_path / "bad.pt")
