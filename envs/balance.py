@@ -115,6 +115,7 @@ class BalanceEnv(MujocoEnv, utils.EzPickle):
         self._cue = np.zeros(self.n_contexts if self.context_cue else 0)
         if self.context_cue:
             self._cue[self.context_id] = 1.0
+        self._cue_list = self._cue.tolist()
         self._upright_so_far = True
 
     def _apply_context(self, gear: float) -> None:
@@ -141,19 +142,16 @@ class BalanceEnv(MujocoEnv, utils.EzPickle):
         self._step_mujoco_simulation(ctrl, n_frames)
 
     def step(self, action):
-        action = np.asarray(action, dtype=np.float64)
-        # np.clip costs about a physics step: pay it only for out-of-range (or NaN) commands
-        if action.ndim != 1 or not all(-1.0 <= a <= 1.0 for a in action.tolist()):
-            action = np.clip(action, -1.0, 1.0)
-        self.do_simulation(action, self.frame_skip)
-        obs = self._get_obs()
-        angle = self.data.qpos.item(1)  # a float, as float(qpos[1]), one numpy call less
-        upright = all(map(math.isfinite, obs.tolist())) and abs(angle) <= self.max_pole_angle
+        (a,) = action.tolist() if isinstance(action, np.ndarray) else [float(x) for x in action]
+        a = -1.0 if a < -1.0 else 1.0 if a > 1.0 else a  # clip on a float: np.clip costs a physics step
+        self.data.ctrl[0] = a
+        mujoco.mj_step(self.model, self.data, nstep=self.frame_skip)
+        qpos, qvel = self.data.qpos.tolist(), self.data.qvel.tolist()
+        angle = qpos[1]
+        upright = all(map(math.isfinite, qpos + qvel)) and abs(angle) <= self.max_pole_angle
         self._upright_so_far = self._upright_so_far and upright
         reward_alive = self.healthy_reward if upright else 0.0
-        # for 1-D x, x.dot(x) is x @ x (the same BLAS ddot) without the ufunc overhead
-        ctrl_sq = action.dot(action) if action.ndim == 1 else action @ action
-        reward_ctrl = -self.ctrl_cost_weight * float(ctrl_sq)
+        reward_ctrl = -self.ctrl_cost_weight * a * a
         info = {
             "reward_alive": reward_alive,
             "reward_ctrl": reward_ctrl,
@@ -163,7 +161,12 @@ class BalanceEnv(MujocoEnv, utils.EzPickle):
         }
         if self.render_mode == "human":
             self.render()
-        return obs, reward_alive + reward_ctrl, not upright, False, info
+        return np.array(qpos + qvel + self._cue_list), reward_alive + reward_ctrl, not upright, False, info
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if options:
+            raise ValueError(f"unknown reset options {sorted(options)}: BalanceEnv takes none")
+        return super().reset(seed=seed)
 
     def reset_model(self) -> np.ndarray:
         noise = self.reset_noise_scale
@@ -177,5 +180,4 @@ class BalanceEnv(MujocoEnv, utils.EzPickle):
         return {"context_id": self.context_id, "pole_angle": float(self.data.qpos[1])}
 
     def _get_obs(self) -> np.ndarray:
-        # np.array of a list: a third of np.concatenate's cost for these few floats
-        return np.array(self.data.qpos.tolist() + self.data.qvel.tolist() + self._cue.tolist())
+        return np.array(self.data.qpos.tolist() + self.data.qvel.tolist() + self._cue_list)
