@@ -1,66 +1,33 @@
-"""The cortical learner: a large stable-baselines3 PPO or SAC policy trained online in wake.
-
-Per-family default hyperparameters live here because they were tuned here (README,
-"Measured interference"); Hydra configs override any of them.
-"""
+"""The cortical learner: a large stable-baselines3 PPO or SAC policy trained online in wake."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-import gymnasium
 import numpy as np
 import torch
 from stable_baselines3 import PPO, SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.policies import ActorCriticPolicy
+from torch import nn
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC}
 
-# PPO settings that learned each context of the family to >= 0.9 normalised score in
-# 150-200k steps (about 30-40 s on one core); see scripts/interference_matrix.py.
-PPO_DEFAULTS: dict[str, dict[str, Any]] = {
-    "reach": {"n_steps": 256, "batch_size": 256, "n_epochs": 10, "gamma": 0.99, "learning_rate": 3e-4,
-              "policy_kwargs": {"log_std_init": -1.0}},
-    "balance": {"n_steps": 256, "batch_size": 256, "n_epochs": 10, "gamma": 0.99, "learning_rate": 3e-4,
-                "policy_kwargs": {"log_std_init": -0.5}},
-}
-SAC_DEFAULTS: dict[str, dict[str, Any]] = {
-    "reach": {"learning_starts": 1000, "batch_size": 256, "gamma": 0.99},
-    "balance": {"learning_starts": 1000, "batch_size": 256, "gamma": 0.99},
-}
-HYPERPARAMETERS = {"ppo": PPO_DEFAULTS, "sac": SAC_DEFAULTS}
-DEFAULT_TRAIN_STEPS = {"reach": 200_000, "balance": 150_000}
+class BoundedMeanPolicy(ActorCriticPolicy):
+    """SB3's PPO actor-critic with the Gaussian's mean squashed by tanh into the action box.
 
+    With a linear mean, PPO on these tasks drove the mean far outside [-1, 1] when learning a
+    conflicting context (58% of means beyond the bounds, up to 9, after a switch of curl
+    field): every sample is then clipped to the same command, advantages carry no signal,
+    and the cortex stops learning. A tanh-bounded mean keeps the policy plastic. The
+    student (agents/subcortical.py) uses the same bounded mean, so the KL stays exact.
+    """
 
-def make_vec(env_id: str, n_envs: int, seed: int, env_kwargs: Mapping[str, Any] | None = None):
-    """A DummyVecEnv of ``n_envs`` copies of ``env_id`` (one process: 2 cores, small models)."""
-    return make_vec_env(env_id, n_envs=n_envs, seed=seed, env_kwargs=dict(env_kwargs or {}))
-
-
-def make_cortical_learner(
-    algorithm: str,
-    env: gymnasium.Env,
-    family: str,
-    seed: int,
-    net_arch: list[int] | None = None,
-    overrides: Mapping[str, Any] | None = None,
-    verbose: int = 0,
-) -> BaseAlgorithm:
-    """Build an SB3 learner with the family's tuned defaults, ``net_arch`` hidden layers, ``overrides``."""
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm={algorithm!r} is not allowed: expected one of {sorted(ALGORITHMS)}")
-    defaults = HYPERPARAMETERS[algorithm].get(family)
-    if defaults is None:
-        raise ValueError(f"family={family!r} is not allowed: expected one of {sorted(PPO_DEFAULTS)}")
-    kwargs = {**defaults, **dict(overrides or {})}
-    policy_kwargs = dict(kwargs.pop("policy_kwargs", {}))
-    if net_arch is not None:
-        policy_kwargs["net_arch"] = list(net_arch)
-    if algorithm == "sac":
-        policy_kwargs.pop("log_std_init", None)
-    return ALGORITHMS[algorithm]("MlpPolicy", env, seed=seed, verbose=verbose, policy_kwargs=policy_kwargs, **kwargs)
+    def _build(self, lr_schedule) -> None:
+        super()._build(lr_schedule)
+        # Tanh has no parameters: the optimizer built by super() already holds all of them
+        self.action_net = nn.Sequential(self.action_net, nn.Tanh())
 
 
 class CorticalLearner:
@@ -77,23 +44,26 @@ class CorticalLearner:
         hyperparameters: keyword arguments of the SB3 algorithm (learning_rate, n_steps, ...);
             ``policy_kwargs`` entries other than ``net_arch`` go there too.
         progress_bar: show SB3's rich progress bar during wake.
+        bounded_mean: PPO only: tanh-bounded Gaussian mean (:class:`BoundedMeanPolicy`).
     """
 
     def __init__(self, algorithm: str = "ppo", net_arch: list[int] | tuple[int, ...] = (256, 256),
                  n_envs: int = 8, hyperparameters: Mapping[str, Any] | None = None,
-                 progress_bar: bool = False) -> None:
+                 progress_bar: bool = False, bounded_mean: bool = True) -> None:
         if algorithm not in ALGORITHMS:
             raise ValueError(f"agent.algorithm={algorithm!r} is not allowed: expected one of {sorted(ALGORITHMS)}")
         self.algorithm, self.net_arch, self.n_envs = algorithm, [int(h) for h in net_arch], int(n_envs)
         self.hyperparameters = _plain(hyperparameters or {})
         self.progress_bar = bool(progress_bar)
+        self.bounded_mean = bool(bounded_mean) and algorithm == "ppo"
         self.model: BaseAlgorithm | None = None
 
     def build(self, venv, seed: int) -> BaseAlgorithm:
         """Create the SB3 model on its first env (later contexts call :meth:`set_env`)."""
         kwargs = dict(self.hyperparameters)
         policy_kwargs = {**kwargs.pop("policy_kwargs", {}), "net_arch": list(self.net_arch)}
-        self.model = ALGORITHMS[self.algorithm]("MlpPolicy", venv, seed=seed, verbose=0,
+        policy = BoundedMeanPolicy if self.bounded_mean else "MlpPolicy"
+        self.model = ALGORITHMS[self.algorithm](policy, venv, seed=seed, verbose=0,
                                                 policy_kwargs=policy_kwargs, **kwargs)
         return self.model
 

@@ -74,7 +74,3 @@ def normalised_score(mean_return: float, base_return: float, reference_return: f
         )
     return float((mean_return - base_return) / span)
 
-
-def sb3_policy(model) -> Policy:
-    """Deterministic action of a stable-baselines3 model, as a :data:`Policy`."""
-    return lambda obs: model.predict(obs, deterministic=True)[0]

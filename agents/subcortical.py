@@ -24,7 +24,7 @@ class SubcorticalPolicy(nn.Module):
     """
 
     def __init__(self, obs_dim: int, action_dim: int, hidden: tuple[int, ...] | list[int] = (32, 32),
-                 log_std_init: float = -1.0) -> None:
+                 log_std_init: float = -1.0, bounded_mean: bool = True) -> None:
         super().__init__()
         if obs_dim < 1 or action_dim < 1:
             raise ValueError(f"obs_dim={obs_dim!r}, action_dim={action_dim!r}: expected integers >= 1")
@@ -37,6 +37,9 @@ class SubcorticalPolicy(nn.Module):
             layers += [nn.Linear(width, h), nn.Tanh()]
             width = h
         layers.append(nn.Linear(width, self.action_dim))
+        self.bounded_mean = bool(bounded_mean)
+        if self.bounded_mean:  # the same tanh-bounded mean as the cortical PPO actor
+            layers.append(nn.Tanh())
         self.mean_net = nn.Sequential(*layers)
         self.log_std = nn.Parameter(torch.full((self.action_dim,), float(log_std_init)))
 
@@ -62,7 +65,8 @@ class SubcorticalPolicy(nn.Module):
         return mean.clamp(-1.0, 1.0).numpy()
 
     def spec(self) -> dict:
-        return {"obs_dim": self.obs_dim, "action_dim": self.action_dim, "hidden": self.hidden}
+        return {"obs_dim": self.obs_dim, "action_dim": self.action_dim, "hidden": self.hidden,
+                "bounded_mean": self.bounded_mean}
 
     def save(self, path: str | Path) -> None:
         """Weights and shape as plain tensors/ints, written to a temp file and renamed."""

@@ -65,7 +65,8 @@ class Experiment:
         probe = self.family.make_env(self.tasks[0])
         obs_dim, action_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
         probe.close()
-        student = SubcorticalPolicy(obs_dim, action_dim, self.student_hidden)
+        student = SubcorticalPolicy(obs_dim, action_dim, self.student_hidden,
+                                    bounded_mean=self.learner.bounded_mean)
         memory = EpisodicMemory(self.memory_capacity, obs_dim, action_dim, seed=self.seed)
         novelty = RunningNovelty()
         anchors = self._anchors()
@@ -81,7 +82,8 @@ class Experiment:
                 last_wake = phase.context
             elif phase.kind == "sleep":
                 report = self._sleep(phase, index, student, memory, last_wake, logger)
-                record.update({"updates": report.updates, "replayed_tasks": [self.tasks[t] for t in report.replayed_tasks],
+                record.update({"updates": report.updates,
+                               "replayed_tasks": [self.tasks[t] for t in report.replayed_tasks],
                                "final_loss": report.final_loss, "gating": report.gating, "env_steps": report.env_steps,
                                "heldout_kl": {self.tasks[t]: v for t, v in report.heldout_kl.items()},
                                "loss_curve": report.loss_curve, "gain_curve": report.gain_curve})

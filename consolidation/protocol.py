@@ -89,7 +89,8 @@ def _parse(index: int, raw: Mapping[str, Any]) -> Phase:
     allowed = {"wake": {"context", "steps"}, "sleep": {"updates"}, "test": set()}[kind]
     unknown = sorted(set(raw) - allowed)
     if unknown:
-        raise ValueError(f"protocol.phases[{index}] ({kind}) has unknown key(s) {unknown}: allowed are {sorted(allowed)}")
+        raise ValueError(f"protocol.phases[{index}] ({kind}) has unknown key(s) {unknown}: "
+                         f"allowed are {sorted(allowed)}")
     if kind == "wake":
         if not raw.get("context"):
             raise ValueError(f"protocol.phases[{index}].context is missing: a wake phase needs a context label")

@@ -35,6 +35,7 @@ class AgentSchema:
     n_envs: int = 8
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     progress_bar: bool = False
+    bounded_mean: bool = True
 
 
 @dataclass

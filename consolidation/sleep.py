@@ -24,6 +24,7 @@ from consolidation.memory import EpisodicMemory
 from consolidation.neuromodulation import Neuromodulator
 
 LOSSES = ("kl", "mse")
+_DRAW_SAMPLES = 1 << 16  # replay indices drawn per call of the generator (see Sleep.run)
 
 
 class DivergenceError(RuntimeError):
@@ -101,10 +102,18 @@ class Sleep:
         tensors = {k: torch.as_tensor(data[k]) for k in ("obs", "action_mean", "action_log_std")}
         gains_t = torch.as_tensor(gains, dtype=torch.float32)
         optimizer = torch.optim.Adam(student.parameters(), lr=self.learning_rate)
+        train_t = torch.as_tensor(train)
         report = SleepReport(self.updates, [int(t) for t in tasks], math.nan, {}, {}, 0.0)
+        # Replay indices are drawn in blocks of updates: Generator.choice with p costs O(len(p))
+        # per call, and a (block, batch) draw consumes the generator exactly as `block` draws of
+        # `batch` do (one uniform per sample, in order), so the batches are the same.
+        block = max(1, _DRAW_SAMPLES // self.batch_size)
         for update in range(self.updates):
-            picked = rng.choice(len(train), size=self.batch_size, p=probabilities)
-            index = torch.as_tensor(train[picked])
+            if update % block == 0:
+                size = (min(block, self.updates - update), self.batch_size)
+                picks = torch.as_tensor(rng.choice(len(train), size=size, p=probabilities))
+            picked = picks[update % block]
+            index = train_t[picked]
             per_sample = self._loss(student, tensors, index)
             loss = (gains_t[picked] * per_sample).mean()
             value = float(loss.detach())
@@ -115,7 +124,7 @@ class Sleep:
             loss.backward()
             optimizer.step()
             if update % self.log_every == 0 or update == self.updates - 1:
-                batch_gain = float(gains[picked].mean())
+                batch_gain = float(gains[picked.numpy()].mean())
                 report.loss_curve.append(value)
                 report.gain_curve.append(batch_gain)
                 if logger is not None:

@@ -118,7 +118,8 @@ class ReachEnv(MujocoEnv, utils.EzPickle):
         check_non_negative(distance_weight=distance_weight, ctrl_cost_weight=ctrl_cost_weight,
                             reset_noise_scale=reset_noise_scale)
         self.context_id, self.n_contexts, self.context_cue = int(context_id), int(n_contexts), bool(context_cue)
-        self.n_targets, self.target_radius, self.random_targets = int(n_targets), float(target_radius), bool(random_targets)
+        self.n_targets, self.target_radius = int(n_targets), float(target_radius)
+        self.random_targets = bool(random_targets)
         self.distance_weight, self.ctrl_cost_weight = float(distance_weight), float(ctrl_cost_weight)
         self.success_tolerance, self.reset_noise_scale = float(success_tolerance), float(reset_noise_scale)
 
@@ -133,7 +134,8 @@ class ReachEnv(MujocoEnv, utils.EzPickle):
         self._hand = m.site("hand").id
         self._start = m.site("start").pos[:2].copy()
         fore = m.body("forearm").id
-        self.link_lengths = (float(np.linalg.norm(m.body_pos[fore][:2])), float(np.linalg.norm(m.site_pos[self._hand][:2])))
+        self.link_lengths = (float(np.linalg.norm(m.body_pos[fore][:2])),
+                             float(np.linalg.norm(m.site_pos[self._hand][:2])))
         # torque coefficient of the curl field: tau = k sin(q_elbow) (qdot_elbow, -qdot_shoulder)
         self._curl_k = self.context.curl_field * self.link_lengths[0] * self.link_lengths[1]
         theta = math.radians(self.context.rotation_deg)

@@ -1,6 +1,6 @@
 """Measure how much the contexts of a task family interfere: the cross-context score matrix.
 
-For each seed, a cortical learner (SB3 PPO by default) is trained from scratch on each
+For each seed, a short cortical learner (SB3 PPO, 64x64, tanh-bounded mean) is trained from scratch on each
 context; every trained policy is then evaluated on every context. Entry [A, B] is the
 normalised score (DESIGN.md section 4) on B of the policy trained on A: 0 is the better of a
 random and a zero-action policy, 1 the outside reference (reach: a PD controller with exact
@@ -24,14 +24,25 @@ from pathlib import Path
 import gymnasium
 import numpy as np
 import torch
+from stable_baselines3.common.env_util import make_vec_env
 
 import envs
-from agents.cortex import DEFAULT_TRAIN_STEPS, make_cortical_learner, make_vec
-from agents.evaluation import evaluate, normalised_score, sb3_policy
+from agents.cortex import CorticalLearner
+from agents.evaluation import evaluate, normalised_score
 from agents.reference import baseline_return, reference_return
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONTEXTS = {"reach": ["curl_cw", "curl_ccw"], "balance": ["tilt_left", "tilt_right"]}
+# a short policy: 64x64 PPO, enough to learn each context to >= 0.9 in these budgets
+NET_ARCH = [64, 64]
+DEFAULT_TRAIN_STEPS = {"reach": 200_000, "balance": 150_000}
+PPO_HYPERPARAMETERS = {
+    "reach": {"n_steps": 256, "batch_size": 256, "n_epochs": 10, "gamma": 0.99, "learning_rate": 3e-4,
+              "policy_kwargs": {"log_std_init": -1.0}},
+    "balance": {"n_steps": 256, "batch_size": 256, "n_epochs": 10, "gamma": 0.99, "learning_rate": 3e-4,
+                "policy_kwargs": {"log_std_init": -0.5}},
+}
+SAC_HYPERPARAMETERS = {"learning_starts": 1000, "batch_size": 256, "gamma": 0.99}
 
 
 def measure(family: str, contexts: list[str], seeds: list[int], steps: int, algorithm: str,
@@ -46,14 +57,16 @@ def measure(family: str, contexts: list[str], seeds: list[int], steps: int, algo
     for seed in seeds:
         matrix = np.zeros((len(contexts), len(contexts)))
         for i, trained in enumerate(contexts):
-            venv = make_vec(envs.env_id_for(family, trained), n_envs, seed)
-            model = make_cortical_learner(algorithm, venv, family, seed)
+            venv = make_vec_env(envs.env_id_for(family, trained), n_envs=n_envs, seed=seed)
+            hyperparameters = PPO_HYPERPARAMETERS[family] if algorithm == "ppo" else SAC_HYPERPARAMETERS
+            learner = CorticalLearner(algorithm, NET_ARCH, n_envs, hyperparameters)
+            learner.build(venv, seed)
             start = time.perf_counter()
-            model.learn(steps)
+            learner.learn(steps)
             train_seconds.append(time.perf_counter() - start)
             for j, tested in enumerate(contexts):
                 env = gymnasium.make(envs.env_id_for(family, tested))
-                result = evaluate(sb3_policy(model), env, n_eval)
+                result = evaluate(learner.act, env, n_eval)
                 a = anchors[tested]
                 matrix[i, j] = normalised_score(result.mean_return, a["base"], a["reference"])
                 env.close()
