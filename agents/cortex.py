@@ -67,6 +67,11 @@ class CorticalLearner:
                                                 policy_kwargs=policy_kwargs, **kwargs)
         return self.model
 
+    def load(self, path) -> BaseAlgorithm:
+        """Restore the model saved by a finished phase (SB3's zip; see consolidation/checkpoints.py)."""
+        self.model = ALGORITHMS[self.algorithm].load(path, device="cpu")
+        return self.model
+
     def learn(self, steps: int, callback=None) -> None:
         """Continue training for ``steps`` env steps on the current env (timesteps keep counting)."""
         self.model.learn(steps, callback=callback, reset_num_timesteps=False, progress_bar=self.progress_bar)

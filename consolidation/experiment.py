@@ -8,7 +8,11 @@ R (cortical and subcortical). Every phase leaves a checkpoint; the run ends with
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,12 +20,13 @@ from typing import Any
 import numpy as np
 import torch
 from stable_baselines3.common.logger import configure
+from stable_baselines3.common.utils import set_random_seed
 
 from agents.cortex import CorticalLearner
 from agents.evaluation import evaluate, normalised_score
 from agents.reference import baseline_return, reference_return
 from agents.subcortical import SubcorticalPolicy
-from consolidation import metrics
+from consolidation import checkpoints, metrics
 from consolidation.memory import EpisodicMemory
 from consolidation.protocol import Protocol
 from consolidation.records import provenance, write_json_atomic
@@ -58,9 +63,11 @@ class Experiment:
 
     # -- the protocol ----------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
+        """Live through the protocol, resuming after the last finished phase of an earlier
+        attempt in the same run directory, and write ``results.json``."""
         torch.set_num_threads(self.torch_threads)
         _seed_everything(self.seed)
-        write_json_atomic(self.run_dir / "run.json", provenance(self.seed))
+        self._record_provenance()
         logger = configure(str(self.run_dir / "logs"), self.log_formats)
         probe = self.family.make_env(self.tasks[0])
         obs_dim, action_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
@@ -71,14 +78,23 @@ class Experiment:
         novelty = RunningNovelty()
         anchors = self._anchors()
 
-        rows: list[dict[str, Any]] = []
-        phases: list[dict[str, Any]] = []
-        last_wake: str | None = None
-        for index, phase in enumerate(self.protocol):
+        finished = self._finished_phases()
+        if finished:
+            student, memory = self._restore(finished, novelty, logger)
+        rows = [state["row"] for state in finished if state["row"] is not None]
+        phases = [state["record"] for state in finished]
+        wakes = [p.context for p in self.protocol.phases[:len(finished)] if p.kind == "wake"]
+        last_wake = wakes[-1] if wakes else None
+        for index in range(len(finished), len(self.protocol)):
+            phase = self.protocol.phases[index]
+            # each phase starts from a seed of its own: a resumed phase replays exactly
+            phase_seed = self.seed * 1000 + index
+            set_random_seed(phase_seed)
             start = time.perf_counter()
             record: dict[str, Any] = {"index": index, "kind": phase.kind, "name": phase.name}
+            row = None
             if phase.kind == "wake":
-                record.update(self._wake(phase, index, memory, novelty, logger))
+                record.update(self._wake(phase, index, memory, novelty, logger, phase_seed))
                 last_wake = phase.context
             elif phase.kind == "sleep":
                 report = self._sleep(phase, index, student, memory, last_wake, logger)
@@ -88,21 +104,63 @@ class Experiment:
                                "heldout_kl": {self.tasks[t]: v for t, v in report.heldout_kl.items()},
                                "loss_curve": report.loss_curve, "gain_curve": report.gain_curve})
             else:
-                rows.append(self._test(student, anchors, after=phases[-1]["name"] if phases else "start"))
+                row = self._test(student, anchors, after=phases[-1]["name"] if phases else "start")
+                rows.append(row)
             record["seconds"] = time.perf_counter() - start
             phases.append(record)
-            self._checkpoint(index, phase.name, student, memory)
+            crash_point(f"{index}:before_checkpoint")
+            self._checkpoint(index, phase, student, memory, {"record": record, "row": row,
+                                                             "novelty": novelty.state_dict()})
+            crash_point(f"{index}:after_checkpoint")
         results = self._results(rows, phases, anchors, student)
         write_json_atomic(self.run_dir / "results.json", results)
         return results
 
-    def _wake(self, phase, index: int, memory: EpisodicMemory, novelty: RunningNovelty, logger) -> dict:
-        venv = _make_vec(self.family, phase.context, self.learner.n_envs, self.seed + 1000 * index)
+    def _record_provenance(self) -> None:
+        """``run.json``: provenance of the first attempt, plus one entry per resumed attempt."""
+        path = self.run_dir / "run.json"
+        record = provenance(self.seed)
+        if path.is_file():
+            first = json.loads(path.read_text())
+            first.setdefault("resumed", []).append(record)
+            record = first
+        write_json_atomic(path, record)
+
+    def _finished_phases(self) -> list[dict[str, Any]]:
+        """Sealed states of the longest prefix of phases that finished and verify."""
+        states = []
+        for index, phase in enumerate(self.protocol):
+            state = checkpoints.verified_state(checkpoints.phase_folder(self.run_dir, index, phase.name))
+            if state is None:
+                break
+            states.append(state)
+        return states
+
+    def _restore(self, finished, novelty: RunningNovelty, logger):
+        """Load the learner, student and memory saved by the last finished non-test phase."""
+        index = max(i for i, state in enumerate(finished) if "memory.npz" in state["manifest"])
+        folder = checkpoints.phase_folder(self.run_dir, index, self.protocol.phases[index].name)
+        student = SubcorticalPolicy.load(folder / "subcortical.pt")
+        memory = EpisodicMemory.load(folder / "memory.npz")
+        if "cortical.zip" in finished[index]["manifest"]:
+            # SB3's zip unpickles some entries: only files this run wrote and that match their
+            # SHA-256 in the sealed manifest get here
+            self.learner.load(folder / "cortical.zip")
+            self.learner.model.set_logger(logger)
+        novelty.load_state_dict(finished[-1]["novelty"])
+        print(f"motorsleep: resuming {self.run_dir} after phase {len(finished) - 1} "
+              f"({self.protocol.phases[len(finished) - 1].name})", file=sys.stderr)
+        return student, memory
+
+    def _wake(self, phase, index: int, memory: EpisodicMemory, novelty: RunningNovelty, logger,
+              phase_seed: int) -> dict:
+        venv = _make_vec(self.family, phase.context, self.learner.n_envs, phase_seed)
         if self.learner.model is None:
             self.learner.build(venv, self.seed)
             self.learner.model.set_logger(logger)
         else:
             self.learner.set_env(venv)
+            self.learner.model.set_random_seed(phase_seed)
         task = self.tasks.index(phase.context)
         callback = MemoryTaggingCallback(memory, task=task, phase=index, novelty=novelty)
         self.learner.learn(phase.steps, callback=callback)
@@ -141,13 +199,17 @@ class Experiment:
             env.close()
         return row
 
-    def _checkpoint(self, index: int, name: str, student, memory) -> None:
-        folder = self.run_dir / "phases" / f"{index:02d}_{name}"
-        folder.mkdir(parents=True, exist_ok=True)
-        if self.learner.model is not None:
-            self.learner.model.save(folder / "cortical.zip")
-        student.save(folder / "subcortical.pt")
-        memory.save(folder / "memory.npz")
+    def _checkpoint(self, index: int, phase, student, memory, state: dict[str, Any]) -> None:
+        """Write the phase's files (a test changes nothing, so it writes only its row), then seal."""
+        folder = checkpoints.phase_folder(self.run_dir, index, phase.name)
+        checkpoints.begin(folder)
+        if phase.kind != "test":
+            if self.learner.model is not None:
+                _save_sb3_atomic(self.learner.model, folder / "cortical.zip")
+            student.save(folder / "subcortical.pt")
+            crash_point(f"{index}:mid_checkpoint")
+            memory.save(folder / "memory.npz")
+        checkpoints.finish(folder, state)
 
     # -- results ---------------------------------------------------------------------------
     def _results(self, rows, phases, anchors, student: SubcorticalPolicy) -> dict[str, Any]:
@@ -215,6 +277,20 @@ def _row_after(names: list[str], phase_index: int) -> int | None:
             if i > phase_index:
                 return row
     return None
+
+
+def _save_sb3_atomic(model, path: Path) -> None:
+    """SB3's zip, written under a temporary name and renamed."""
+    tmp = path.with_name(path.name + ".tmp.zip")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def crash_point(tag: str) -> None:
+    """Fault injection for the resume tests: SIGKILL this process at ``tag`` when
+    ``MOTORSLEEP_CRASH_AT`` names it (e.g. ``2:mid_checkpoint``). A no-op otherwise."""
+    if os.environ.get("MOTORSLEEP_CRASH_AT") == tag:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _anchor_args(anchor: dict[str, float]) -> dict[str, float]:

@@ -1,0 +1,70 @@
+"""A run killed at any point (SIGKILL) resumes from its last finished phase with the same results.
+
+Kill points are injected with MOTORSLEEP_CRASH_AT (consolidation/experiment.py ``crash_point``):
+the process kills itself with SIGKILL there, so nothing gets to clean up, as with a real crash.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(run_dir: Path, crash_at: str | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "MOTORSLEEP_CRASH_AT"}
+    if crash_at:
+        env["MOTORSLEEP_CRASH_AT"] = crash_at
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "run.py"), "experiment=smoke", "seed=1",
+                           f"hydra.run.dir={run_dir}"], capture_output=True, text=True, timeout=300, env=env)
+
+
+def _numbers(run_dir: Path) -> str:
+    results = json.loads((run_dir / "results.json").read_text())
+    return json.dumps({"R": results["R"], "metrics": results["metrics"]}, sort_keys=True)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> str:
+    run_dir = tmp_path_factory.mktemp("uninterrupted")
+    assert _run(run_dir).returncode == 0
+    return _numbers(run_dir)
+
+
+@pytest.mark.parametrize("crash_at", [
+    "0:before_checkpoint",   # during wake A: trained, nothing saved
+    "2:before_checkpoint",   # during the first sleep
+    "4:mid_checkpoint",      # half of wake B's files written, no seal
+    "5:after_checkpoint",    # between phases: test sealed, next not started
+])
+def test_killed_run_resumes_to_the_same_results(tmp_path, reference, crash_at):
+    killed = _run(tmp_path, crash_at)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert not (tmp_path / "results.json").exists()
+    resumed = _run(tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    if crash_at != "0:before_checkpoint":
+        assert "resuming" in resumed.stderr
+    assert _numbers(tmp_path) == reference
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert len(run.get("resumed", [])) == 1  # the second attempt is on record
+
+
+def test_corrupted_checkpoint_is_detected_and_recomputed(tmp_path, reference):
+    assert _run(tmp_path).returncode == 0
+    damaged = tmp_path / "phases" / "02_sleep" / "memory.npz"
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    (tmp_path / "results.json").unlink()
+    again = _run(tmp_path)
+    assert again.returncode == 0
+    assert "memory.npz does not match its checksum" in again.stderr
+    assert _numbers(tmp_path) == reference
