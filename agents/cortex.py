@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -52,8 +53,14 @@ class CorticalLearner:
                  progress_bar: bool = False, bounded_mean: bool = True) -> None:
         if algorithm not in ALGORITHMS:
             raise ValueError(f"agent.algorithm={algorithm!r} is not allowed: expected one of {sorted(ALGORITHMS)}")
+        if not net_arch or any(int(h) < 1 for h in net_arch):
+            raise ValueError(f"agent.net_arch={list(net_arch)!r} is not allowed: "
+                             "expected a non-empty list of integers >= 1")
+        if int(n_envs) < 1:
+            raise ValueError(f"agent.n_envs={n_envs!r} is not allowed: expected an integer >= 1")
         self.algorithm, self.net_arch, self.n_envs = algorithm, [int(h) for h in net_arch], int(n_envs)
         self.hyperparameters = _plain(hyperparameters or {})
+        _check_hyperparameters(self.hyperparameters)
         self.progress_bar = bool(progress_bar)
         self.bounded_mean = bool(bounded_mean) and algorithm == "ppo"
         self.model: BaseAlgorithm | None = None
@@ -117,6 +124,21 @@ class CorticalLearner:
         act_dim = self.model.action_space.shape[0]
         widths = [obs_dim, *self.net_arch, act_dim]
         return sum(a * b for a, b in zip(widths[:-1], widths[1:], strict=True))
+
+
+# hyperparameters that must be positive numbers when given as numbers (not schedules)
+POSITIVE_HYPERPARAMETERS = ("learning_rate", "n_steps", "batch_size", "n_epochs", "gamma", "buffer_size",
+                            "train_freq", "gradient_steps", "clip_range", "max_grad_norm")
+
+
+def _check_hyperparameters(hyperparameters: Mapping[str, Any]) -> None:
+    for name in POSITIVE_HYPERPARAMETERS:
+        value = hyperparameters.get(name)
+        if isinstance(value, int | float) and not (math.isfinite(value) and value > 0):
+            raise ValueError(f"agent.hyperparameters.{name}={value!r} is not allowed: expected a finite number > 0")
+    gamma = hyperparameters.get("gamma")
+    if isinstance(gamma, int | float) and gamma > 1:
+        raise ValueError(f"agent.hyperparameters.gamma={gamma!r} is not allowed: expected a number in (0, 1]")
 
 
 def _plain(value: Any) -> Any:

@@ -58,8 +58,27 @@ class Experiment:
         self.log_formats = list(log_formats or ["log", "csv", "tensorboard"])
         self.torch_threads = int(torch_threads)
         self.tasks = protocol.contexts
-        for label in self.tasks:
-            self.family.index(label)  # every protocol context must be defined by the env config
+        self._validate()
+
+    def _validate(self) -> None:
+        """Cross-field rules, checked before any training (single fields check themselves)."""
+        for name, value in (("memory_capacity", self.memory_capacity), ("eval_episodes", self.eval_episodes),
+                            ("torch_threads", self.torch_threads)):
+            if value < 1:
+                raise ValueError(f"{name}={value!r} is not allowed: expected an integer >= 1")
+        for index, phase in enumerate(self.protocol.phases):
+            if phase.kind == "wake" and phase.context not in self.family.contexts:
+                raise ValueError(f"protocol.phases[{index}].context={phase.context!r} is not defined: "
+                                 f"env.contexts has {self.family.labels}")
+        probe = self.family.make_env(self.tasks[0])
+        obs_dim, action_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
+        probe.close()
+        student = _mlp_parameters([obs_dim, *self.student_hidden, action_dim]) + action_dim
+        teacher = _mlp_parameters([obs_dim, *self.learner.net_arch, action_dim]) + action_dim
+        if student > teacher:
+            raise ValueError(f"student_hidden={self.student_hidden!r} gives a subcortical policy of {student:,} "
+                             f"parameters, larger than the cortical actor's {teacher:,} (agent.net_arch="
+                             f"{self.learner.net_arch}): expected a student no larger than its teacher")
 
     # -- the protocol ----------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -277,6 +296,10 @@ def _row_after(names: list[str], phase_index: int) -> int | None:
             if i > phase_index:
                 return row
     return None
+
+
+def _mlp_parameters(widths: list[int]) -> int:
+    return sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
 
 
 def _save_sb3_atomic(model, path: Path) -> None:

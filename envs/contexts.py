@@ -16,7 +16,10 @@ from typing import Any
 
 
 def _require_finite(name: str, value: float, allowed: str) -> float:
-    value = float(value)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r} is not allowed: expected {allowed}") from None
     if not math.isfinite(value):
         raise ValueError(f"{name}={value!r} is not allowed: expected {allowed}")
     return value

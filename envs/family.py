@@ -73,5 +73,5 @@ class TaskFamily:
 def _plain(context: Any) -> Any:
     """OmegaConf containers to plain dicts, so contexts hash, pickle and print simply."""
     if isinstance(context, Mapping):
-        return {str(k): float(v) for k, v in context.items()}
+        return {str(k): v for k, v in context.items()}
     return context

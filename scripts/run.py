@@ -8,8 +8,13 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
+from pathlib import Path
+
 import hydra
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
@@ -22,10 +27,25 @@ register()
 @hydra.main(config_path="../configs", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     torch.set_num_threads(int(cfg.torch_threads))
-    experiment = instantiate(cfg)  # every option validates itself here, before any training
+    try:
+        experiment = instantiate(cfg)  # every option validates itself here, before any training
+    except InstantiationException as error:
+        _discard_unused_run_dir(Path(cfg.run_dir))
+        cause = error.__cause__ if error.__cause__ is not None else error
+        print(f"motorsleep: bad config: {cause}", file=sys.stderr)
+        sys.exit(2)
     results = experiment.run()
     print(format_results(results))
     print(f"run directory: {experiment.run_dir}")
+
+
+def _discard_unused_run_dir(run_dir: Path) -> None:
+    """Remove the directory Hydra made for this run if it holds nothing but Hydra's own files
+    (a resumed run's phases are never touched)."""
+    if not run_dir.is_dir():
+        return
+    if all(p.name == ".hydra" or p.suffix == ".log" for p in run_dir.iterdir()):
+        shutil.rmtree(run_dir)
 
 
 if __name__ == "__main__":
