@@ -83,6 +83,9 @@ class CorticalLearner:
         """Continue training for ``steps`` env steps on the current env (timesteps keep counting)."""
         self.model.learn(steps, callback=callback, reset_num_timesteps=False, progress_bar=self.progress_bar)
 
+    def parameters_finite(self) -> bool:
+        return all(bool(torch.isfinite(p).all()) for p in self.model.policy.parameters())
+
     def set_env(self, venv) -> None:
         self.model.set_env(venv)
 

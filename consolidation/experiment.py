@@ -24,6 +24,7 @@ from stable_baselines3.common.utils import set_random_seed
 
 from agents.cortex import CorticalLearner
 from agents.evaluation import evaluate, normalised_score
+from agents.guards import DivergenceError, DivergenceGuard
 from agents.reference import baseline_return, reference_return
 from agents.subcortical import SubcorticalPolicy
 from consolidation import checkpoints, metrics
@@ -182,7 +183,14 @@ class Experiment:
             self.learner.model.set_random_seed(phase_seed)
         task = self.tasks.index(phase.context)
         callback = MemoryTaggingCallback(memory, task=task, phase=index, novelty=novelty)
-        self.learner.learn(phase.steps, callback=callback)
+        name = f"phase {index} ({phase.name})"
+        try:
+            self.learner.learn(phase.steps, callback=[callback, DivergenceGuard(name)])
+        except ValueError as error:  # torch refuses a NaN distribution inside SB3's update
+            if self.learner.parameters_finite():
+                raise
+            raise DivergenceError(f"{name} diverged at step {self.learner.model.num_timesteps}: the policy's "
+                                  "parameters are not finite; lower agent.hyperparameters.learning_rate") from error
         return {"context": phase.context, "steps": phase.steps, "tagging_seconds": callback.seconds_tagging,
                 "transitions_tagged": callback.transitions_tagged}
 

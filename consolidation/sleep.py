@@ -19,16 +19,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents.guards import DivergenceError
 from agents.subcortical import SubcorticalPolicy, gaussian_kl
 from consolidation.memory import EpisodicMemory
 from consolidation.neuromodulation import Neuromodulator
 
 LOSSES = ("kl", "mse")
 _DRAW_SAMPLES = 1 << 16  # replay indices drawn per call of the generator (see Sleep.run)
-
-
-class DivergenceError(RuntimeError):
-    """A phase's loss became NaN/inf or exploded: the phase stops, earlier checkpoints stay."""
 
 
 @dataclass

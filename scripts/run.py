@@ -18,6 +18,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from agents.guards import DivergenceError
 from consolidation.schema import register
 from consolidation.summary import format_results
 
@@ -34,7 +35,12 @@ def main(cfg: DictConfig) -> None:
         cause = error.__cause__ if error.__cause__ is not None else error
         print(f"motorsleep: bad config: {cause}", file=sys.stderr)
         sys.exit(2)
-    results = experiment.run()
+    try:
+        results = experiment.run()
+    except DivergenceError as error:
+        print(f"motorsleep: {error}\nmotorsleep: finished phases are kept in {experiment.run_dir}; fix the "
+              "config and rerun the same command (same hydra.run.dir) to resume", file=sys.stderr)
+        sys.exit(3)
     print(format_results(results))
     print(f"run directory: {experiment.run_dir}")
 

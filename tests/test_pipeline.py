@@ -14,9 +14,10 @@ import torch
 
 import envs  # noqa: F401  (registers the ids)
 from agents.cortex import CorticalLearner
+from agents.guards import DivergenceError
 from agents.subcortical import SubcorticalPolicy
 from consolidation.memory import EpisodicMemory
-from consolidation.sleep import DivergenceError, Sleep
+from consolidation.sleep import Sleep
 from consolidation.tagging import MemoryTaggingCallback
 from envs.family import TaskFamily
 
@@ -41,8 +42,10 @@ def test_smoke_run_writes_a_complete_run_directory(smoke_run: Path):
         assert (smoke_run / name).is_file(), name
     phases = sorted(p.name for p in (smoke_run / "phases").iterdir())
     assert phases == ["00_wake_A", "01_test", "02_sleep", "03_test", "04_wake_B", "05_test", "06_sleep", "07_test"]
-    for phase in phases:
-        for name in ("cortical.zip", "subcortical.pt", "memory.npz"):
+    for phase in phases:  # every phase is sealed; wake and sleep keep the models and the memory
+        assert (smoke_run / "phases" / phase / "phase.json").is_file(), phase
+        names = ("cortical.zip", "subcortical.pt", "memory.npz") if not phase.endswith("test") else ()
+        for name in names:
             assert (smoke_run / "phases" / phase / name).is_file(), (phase, name)
     run = json.loads((smoke_run / "run.json").read_text())
     assert run["seed"] == 3 and run["packages"]["torch"] and "commit" in run["git"] and run["torch_threads"] == 1
@@ -118,3 +121,26 @@ def test_subcortical_policy_saves_and_loads_without_pickle(tmp_path):
     (tmp_path / "bad.pt").write_bytes((tmp_path / "s.pt").read_bytes()[:50])
     with pytest.raises(ValueError, match="bad.pt"):
         SubcorticalPolicy.load(tmp_path / "bad.pt")
+
+
+def _entry(run_dir, *overrides):
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "run.py"), "experiment=smoke",
+                           f"hydra.run.dir={run_dir}", *overrides], capture_output=True, text=True, timeout=300)
+
+
+def test_wake_divergence_stops_the_phase_with_a_clear_error(tmp_path):
+    completed = _entry(tmp_path, "agent.hyperparameters.learning_rate=1e12")
+    assert completed.returncode == 3, completed.stderr[-2000:]
+    assert "phase 0 (wake_A) diverged at step" in completed.stderr
+    assert not (tmp_path / "phases" / "00_wake_A" / "phase.json").exists()
+
+
+def test_sleep_divergence_keeps_earlier_phases_and_resumes_after_the_fix(tmp_path):
+    broken = _entry(tmp_path, "consolidation.learning_rate=1e9", "consolidation.max_loss=1e3")
+    assert broken.returncode == 3, broken.stderr[-2000:]
+    assert "sleep diverged at update" in broken.stderr
+    assert (tmp_path / "phases" / "00_wake_A" / "phase.json").is_file()  # wake A is kept
+    assert not (tmp_path / "phases" / "02_sleep" / "phase.json").exists()
+    fixed = _entry(tmp_path)
+    assert fixed.returncode == 0, fixed.stderr[-2000:]
+    assert "resuming" in fixed.stderr and (tmp_path / "results.json").is_file()
