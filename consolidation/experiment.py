@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import sys
 import time
@@ -96,6 +97,7 @@ class Experiment:
                                     bounded_mean=self.learner.bounded_mean)
         memory = EpisodicMemory(self.memory_capacity, obs_dim, action_dim, seed=self.seed)
         novelty = RunningNovelty()
+        self._check_resources(obs_dim, action_dim)
         anchors = self._anchors()
 
         finished = self._finished_phases()
@@ -135,6 +137,26 @@ class Experiment:
         results = self._results(rows, phases, anchors, student)
         write_json_atomic(self.run_dir / "results.json", results)
         return results
+
+    def _check_resources(self, obs_dim: int, action_dim: int) -> None:
+        """Warn before any work if the memory (RAM) or the checkpoints (disk) may not fit."""
+        per_transition = 4 * (obs_dim + 2 * action_dim + 3) + 4 + 8  # float32 fields, phase, step
+        memory_bytes = self.memory_capacity * len(self.tasks) * per_transition
+        saving_phases = sum(p.kind != "test" for p in self.protocol)
+        actor = _mlp_parameters([obs_dim, *self.learner.net_arch, action_dim])
+        model_bytes = 4 * 3 * 3 * actor  # actor + critic, with two Adam moments each, float32
+        disk_bytes = saving_phases * (memory_bytes + model_bytes)
+        free_disk = shutil.disk_usage(self.run_dir if self.run_dir.exists() else self.run_dir.parent).free
+        free_ram = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        self.resources = {"memory_bytes_max": memory_bytes, "checkpoint_bytes_estimate": disk_bytes,
+                          "free_disk_bytes": free_disk, "free_ram_bytes": free_ram}
+        if memory_bytes > 0.5 * free_ram:
+            print(f"motorsleep: warning: the episodic memory may reach {memory_bytes / 2**30:.1f} GiB "
+                  f"(memory_capacity={self.memory_capacity} x {len(self.tasks)} tasks), over half of the "
+                  f"{free_ram / 2**30:.1f} GiB of free RAM", file=sys.stderr)
+        if disk_bytes > free_disk:
+            print(f"motorsleep: warning: checkpoints may need {disk_bytes / 2**30:.1f} GiB in {self.run_dir}, "
+                  f"more than the {free_disk / 2**30:.1f} GiB free", file=sys.stderr)
 
     def _record_provenance(self) -> None:
         """``run.json``: provenance of the first attempt, plus one entry per resumed attempt."""
@@ -192,6 +214,7 @@ class Experiment:
             raise DivergenceError(f"{name} diverged at step {self.learner.model.num_timesteps}: the policy's "
                                   "parameters are not finite; lower agent.hyperparameters.learning_rate") from error
         return {"context": phase.context, "steps": phase.steps, "tagging_seconds": callback.seconds_tagging,
+                "memory_transitions": len(memory), "memory_bytes": memory.nbytes,
                 "transitions_tagged": callback.transitions_tagged}
 
     def _sleep(self, phase, index: int, student, memory, last_wake: str | None, logger):
@@ -268,6 +291,7 @@ class Experiment:
                            "cortical_multiply_adds": self.learner.multiply_adds(),
                            "subcortical_multiply_adds": student.multiply_adds()},
             "timings": {p["name"] + f"#{p['index']}": p["seconds"] for p in phases},
+            "resources": self.resources,
         }
 
     def _trained_rows(self, row_names: list[str]) -> dict[str, list[int | None]]:

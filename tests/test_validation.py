@@ -68,3 +68,21 @@ def test_bad_config_on_resume_keeps_the_finished_phases(tmp_path):
          f"hydra.run.dir={tmp_path}"], capture_output=True, text=True, timeout=120)
     assert completed.returncode == 2
     assert (tmp_path / "phases" / "00_wake_A" / "phase.json").is_file()
+
+
+def test_resource_guard_warns_before_start_when_memory_or_disk_would_not_fit(tmp_path, capsys):
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["experiment=smoke", "memory_capacity=4000000000",
+                                                       f"run_dir={tmp_path}"])
+    experiment = instantiate(cfg)
+    experiment._check_resources(obs_dim=12, action_dim=2)
+    err = capsys.readouterr().err
+    assert "episodic memory may reach" in err and "checkpoints may need" in err
+    assert experiment.resources["memory_bytes_max"] == 4_000_000_000 * 2 * (4 * (12 + 4 + 3) + 12)
+
+
+def test_resource_guard_is_quiet_for_the_defaults(tmp_path, capsys):
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[f"run_dir={tmp_path}"])
+    instantiate(cfg)._check_resources(obs_dim=12, action_dim=2)
+    assert "warning" not in capsys.readouterr().err
