@@ -46,11 +46,16 @@ class CorticalLearner:
             ``policy_kwargs`` entries other than ``net_arch`` go there too.
         progress_bar: show SB3's rich progress bar during wake.
         bounded_mean: PPO only: tanh-bounded Gaussian mean (:class:`BoundedMeanPolicy`).
+        reset_optimizer_on_switch: clear the optimizers' moment estimates when the context
+            changes. Adam's second moments, shrunk at the end of a converged task, make the
+            first updates on a new context huge (Asadi et al. 2023, "Resetting the optimizer in
+            deep RL"); the weights, and so the memory of the old task, are untouched.
     """
 
     def __init__(self, algorithm: str = "ppo", net_arch: list[int] | tuple[int, ...] = (256, 256),
                  n_envs: int = 8, hyperparameters: Mapping[str, Any] | None = None,
-                 progress_bar: bool = False, bounded_mean: bool = True) -> None:
+                 progress_bar: bool = False, bounded_mean: bool = True,
+                 reset_optimizer_on_switch: bool = True) -> None:
         if algorithm not in ALGORITHMS:
             raise ValueError(f"agent.algorithm={algorithm!r} is not allowed: expected one of {sorted(ALGORITHMS)}")
         if not net_arch or any(int(h) < 1 for h in net_arch):
@@ -63,6 +68,7 @@ class CorticalLearner:
         _check_hyperparameters(self.hyperparameters)
         self.progress_bar = bool(progress_bar)
         self.bounded_mean = bool(bounded_mean) and algorithm == "ppo"
+        self.reset_optimizer_on_switch = bool(reset_optimizer_on_switch)
         self.model: BaseAlgorithm | None = None
 
     def build(self, venv, seed: int) -> BaseAlgorithm:
@@ -86,8 +92,21 @@ class CorticalLearner:
     def parameters_finite(self) -> bool:
         return all(bool(torch.isfinite(p).all()) for p in self.model.policy.parameters())
 
-    def set_env(self, venv) -> None:
+    def set_env(self, venv, context_changed: bool = True) -> None:
+        """Continue on another env (weights kept; optimizer moments reset on a context switch
+        if configured)."""
         self.model.set_env(venv)
+        if context_changed and self.reset_optimizer_on_switch:
+            for optimizer in self.optimizers():
+                optimizer.state.clear()  # Adam re-initialises its moments lazily
+
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        """Every optimizer of the SB3 model (PPO: one; SAC: actor, critic, entropy coefficient)."""
+        candidates = [getattr(self.model.policy, "optimizer", None),
+                      getattr(getattr(self.model, "actor", None), "optimizer", None),
+                      getattr(getattr(self.model, "critic", None), "optimizer", None),
+                      getattr(self.model, "ent_coef_optimizer", None)]
+        return [o for o in candidates if isinstance(o, torch.optim.Optimizer)]
 
     @torch.no_grad()
     def action_distribution(self, obs: np.ndarray, batch: int = 8192) -> tuple[np.ndarray, np.ndarray]:

@@ -116,7 +116,7 @@ class Experiment:
             record: dict[str, Any] = {"index": index, "kind": phase.kind, "name": phase.name}
             row = None
             if phase.kind == "wake":
-                record.update(self._wake(phase, index, memory, novelty, logger, phase_seed))
+                record.update(self._wake(phase, index, memory, novelty, logger, phase_seed, last_wake))
                 last_wake = phase.context
             elif phase.kind == "sleep":
                 report = self._sleep(phase, index, student, memory, last_wake, logger)
@@ -195,13 +195,13 @@ class Experiment:
         return student, memory
 
     def _wake(self, phase, index: int, memory: EpisodicMemory, novelty: RunningNovelty, logger,
-              phase_seed: int) -> dict:
+              phase_seed: int, previous_context: str | None) -> dict:
         venv = _make_vec(self.family, phase.context, self.learner.n_envs, phase_seed)
         if self.learner.model is None:
             self.learner.build(venv, self.seed)
             self.learner.model.set_logger(logger)
         else:
-            self.learner.set_env(venv)
+            self.learner.set_env(venv, context_changed=phase.context != previous_context)
             self.learner.model.set_random_seed(phase_seed)
         task = self.tasks.index(phase.context)
         callback = MemoryTaggingCallback(memory, task=task, phase=index, novelty=novelty)

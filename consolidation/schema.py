@@ -36,6 +36,7 @@ class AgentSchema:
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     progress_bar: bool = False
     bounded_mean: bool = True
+    reset_optimizer_on_switch: bool = True
 
 
 @dataclass
