@@ -8,7 +8,8 @@ field compensation; balance: upright for the whole episode). The testbed needs
 [A, B] <= 0.5 [A, A] for its default pairs, with [A, A] >= 0.9.
 
     python scripts/interference_matrix.py --family reach --seeds 0 1 2
-    python scripts/interference_matrix.py --family both --readme   # rebuild README tables
+    python scripts/interference_matrix.py --family both --readme   # measure, then rebuild README tables
+    python scripts/interference_matrix.py --from-saved --readme     # README tables from results/, no training
 """
 
 from __future__ import annotations
@@ -144,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-eval", type=int, default=16, help="evaluation episodes per (policy, context)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "interference")
     parser.add_argument("--readme", action="store_true", help="write the tables into README.md between markers")
+    parser.add_argument("--from-saved", action="store_true",
+                        help="no training: read the saved results under --out (default pairs) and print/write tables")
     args = parser.parse_args(argv)
     families = ["reach", "balance"] if args.family == "both" else [args.family]
     if args.contexts and len(families) > 1:
@@ -152,12 +155,19 @@ def main(argv: list[str] | None = None) -> int:
     tables, all_ok = [], True
     for family in families:
         contexts = args.contexts or DEFAULT_CONTEXTS[family]
+        saved = args.out / f"{family}_{'_'.join(contexts)}.json"
+        if args.from_saved:
+            result = json.loads(saved.read_text())
+            tables.append(markdown(result))
+            print("\n" + tables[-1] + "\n")
+            all_ok &= verdict(result)[0]
+            continue
         for ctx in contexts:  # fail on a bad name before any training
             envs.env_id_for(family, ctx)
         print(f"{family}: training on {contexts} for seeds {args.seeds}", flush=True)
         result = measure(family, contexts, args.seeds, args.steps or DEFAULT_TRAIN_STEPS[family],
                          args.algorithm, args.n_envs, args.n_eval)
-        write_atomic(args.out / f"{family}_{'_'.join(contexts)}.json", json.dumps(result, indent=1))
+        write_atomic(saved, json.dumps(result, indent=1))
         table = markdown(result)
         print("\n" + table + "\n")
         ok, notes = verdict(result)
