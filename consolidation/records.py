@@ -76,3 +76,31 @@ def provenance(seed: int) -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write text through a temporary file in the same directory and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def replace_readme_block(name: str, body: str, readme: str | Path = ROOT / "README.md") -> None:
+    """Replace the text between ``<!-- name:start -->`` and ``<!-- name:end -->``; nothing else changes."""
+    readme = Path(readme)
+    text = readme.read_text()
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    if text.count(start) != 1 or text.count(end) != 1:
+        raise ValueError(f"{readme} needs exactly one {start} ... {end} pair")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    write_text_atomic(readme, f"{head}{start}\n{body}\n{end}{tail}")

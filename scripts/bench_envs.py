@@ -5,8 +5,8 @@ mj_step (wrappers, action clipping, observation, reward, info, resets) can domin
 throughput. This script measures, in one run, for each env id:
 
 - ``env``: ``gymnasium.make(id).step`` with pre-generated random actions, i.e. with the wrappers
-  users get (TimeLimit, OrderEnforcing, PassiveEnvChecker), resetting on termination or
-  truncation (resets count in the time);
+  users get (TimeLimit, OrderEnforcing; Reacher-v5 also PassiveEnvChecker, which motorsleep's
+  ids leave out), resetting on termination or truncation (resets count in the time);
 - ``unwrapped``: ``env.unwrapped.step``, same procedure and resets every ``max_episode_steps``,
   so ``unwrapped - env`` is the wrappers' cost;
 - ``floor``: the physics floor, a fresh MjData of the same ``env.unwrapped.model`` stepped as
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import statistics
 import sys
@@ -36,6 +35,7 @@ import mujoco
 import numpy as np
 
 import envs  # noqa: F401  (registers the motorsleep/* ids)
+from consolidation.records import replace_readme_block, write_text_atomic
 
 DEFAULT_ENVS = ("motorsleep/Reach-v0", "motorsleep/ReachCurlCW-v0", "motorsleep/Balance-v0",
                 "motorsleep/BalanceTiltRight-v0")
@@ -142,14 +142,22 @@ def report(results: dict, meta: dict) -> str:
     return "\n".join(lines)
 
 
-def write_json(path: Path, payload: dict) -> None:
-    """Write atomically: a temp file next to ``path``, then os.replace."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(payload, indent=2))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def markdown(saved: dict) -> str:
+    """README table of a saved measurement."""
+    results, meta = saved["results"], saved["meta"]
+    ref = results[REFERENCE]["ratio"]
+    lines = [f"`env.step` throughput against the bare physics floor `mj_step(model, data, nstep=frame_skip)`"
+             f" on the same model, medians of {meta['repeats']} interleaved rounds of {meta['steps']:,} "
+             f"random-action steps ({meta['clock']} time; mujoco {meta['mujoco']}, gymnasium "
+             f"{meta['gymnasium']}). Target: at least {REFERENCE}'s ratio in the same run, ideally {TARGET}.",
+             "", "| env | frame skip | floor steps/s | env steps/s | ratio | Python overhead per step |",
+             "|---|---|---|---|---|---|"]
+    for env_id, res in results.items():
+        sps = res["steps_per_s"]
+        verdict = "" if env_id == REFERENCE else (" (>= reference)" if res["ratio"] >= ref else " (< reference)")
+        lines.append(f"| {env_id} | {res['frame_skip']} | {sps['floor']:,.0f} | {sps['env']:,.0f} | "
+                     f"{res['ratio']:.2f}{verdict} | {res['overhead_us']:.1f} us |")
+    return "\n".join(lines)
 
 
 def main(argv=None) -> int:
@@ -162,7 +170,15 @@ def main(argv=None) -> int:
                         help="cpu: this process's CPU time (default); wall: perf_counter")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
+    parser.add_argument("--from-saved", type=Path, help="no measurement: report this saved JSON")
+    parser.add_argument("--readme", action="store_true", help="write the table into README.md between markers")
     args = parser.parse_args(argv)
+    if args.from_saved:
+        saved = json.loads(args.from_saved.read_text())
+        print(report(saved["results"], saved["meta"]))
+        if args.readme:
+            replace_readme_block("bench_envs", markdown(saved))
+        return 0
     if args.steps < 1000 or args.repeats < 1:
         parser.error("need --steps >= 1000 and --repeats >= 1")
     env_ids = list(dict.fromkeys([*args.envs, REFERENCE]))
@@ -171,9 +187,11 @@ def main(argv=None) -> int:
             "steps": args.steps, "repeats": args.repeats}
     results = measure(env_ids, args.steps, args.repeats, CLOCKS[args.clock], args.seed)
     print(report(results, meta))
+    saved = {"meta": meta, "target": TARGET, "reference": REFERENCE, "results": results}
     if args.json:
-        write_json(args.json, {"meta": meta, "target": TARGET, "reference": REFERENCE,
-                               "results": results})
+        write_text_atomic(args.json, json.dumps(saved, indent=2))
+    if args.readme:
+        replace_readme_block("bench_envs", markdown(saved))
     return 0
 
 

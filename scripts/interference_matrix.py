@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,6 +29,7 @@ import envs
 from agents.cortex import CorticalLearner
 from agents.evaluation import evaluate, normalised_score
 from agents.reference import baseline_return, reference_return
+from consolidation.records import replace_readme_block, write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONTEXTS = {"reach": ["curl_cw", "curl_ccw"], "balance": ["tilt_left", "tilt_right"]}
@@ -112,28 +111,6 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def replace_between_markers(path: Path, name: str, body: str) -> None:
-    """Replace the text between ``<!-- name:start -->`` and ``<!-- name:end -->`` in ``path``."""
-    text = path.read_text()
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    if start not in text or end not in text:
-        raise ValueError(f"{path} has no {start} ... {end} markers")
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    write_atomic(path, f"{head}{start}\n{body}\n{end}{tail}")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--family", choices=["reach", "balance", "both"], default="both")
@@ -167,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{family}: training on {contexts} for seeds {args.seeds}", flush=True)
         result = measure(family, contexts, args.seeds, args.steps or DEFAULT_TRAIN_STEPS[family],
                          args.algorithm, args.n_envs, args.n_eval)
-        write_atomic(saved, json.dumps(result, indent=1))
+        write_text_atomic(saved, json.dumps(result, indent=1))
         table = markdown(result)
         print("\n" + table + "\n")
         ok, notes = verdict(result)
@@ -176,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             print("  not met:", note)
         tables.append(table)
     if args.readme:
-        replace_between_markers(ROOT / "README.md", "interference", "\n\n".join(tables))
+        replace_readme_block("interference", "\n\n".join(tables))
     return 0 if all_ok else 1
 
 

@@ -1,0 +1,34 @@
+"""Run records: atomic files and README blocks replaced in place."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from consolidation.records import provenance, replace_readme_block, write_json_atomic
+
+
+def test_readme_block_is_replaced_and_nothing_else_changes(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- t:start -->\nold\n<!-- t:end -->\ntail\n<!-- u:start -->\nkeep\n<!-- u:end -->\n")
+    replace_readme_block("t", "new table", readme)
+    assert readme.read_text() == ("intro\n<!-- t:start -->\nnew table\n<!-- t:end -->\ntail\n"
+                                  "<!-- u:start -->\nkeep\n<!-- u:end -->\n")
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_readme_without_markers_is_refused_untouched(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers here\n")
+    with pytest.raises(ValueError, match="<!-- t:start -->"):
+        replace_readme_block("t", "x", readme)
+    assert readme.read_text() == "no markers here\n"
+
+
+def test_json_is_written_whole_and_provenance_names_what_matters(tmp_path):
+    path = tmp_path / "sub" / "r.json"
+    write_json_atomic(path, {"a": [1, 2]})
+    assert json.loads(path.read_text()) == {"a": [1, 2]}
+    record = provenance(seed=7)
+    assert record["seed"] == 7 and record["packages"]["stable-baselines3"] and record["torch_threads"] >= 1
