@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,4 @@ def verified_state(folder: Path) -> dict[str, Any] | None:
 
 
 def _warn(message: str) -> None:
-    import sys
-
     print(f"motorsleep: {message}", file=sys.stderr)

@@ -8,6 +8,7 @@ R (cortical and subcortical). Every phase leaves a checkpoint; the run ends with
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import random
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.utils import set_random_seed
 
@@ -28,7 +30,7 @@ from agents.evaluation import evaluate, normalised_score
 from agents.guards import DivergenceError, DivergenceGuard
 from agents.reference import baseline_return, reference_return
 from agents.subcortical import SubcorticalPolicy
-from consolidation import checkpoints, metrics
+from consolidation import checkpoints, results
 from consolidation.memory import EpisodicMemory
 from consolidation.protocol import Protocol
 from consolidation.records import provenance, write_json_atomic
@@ -134,9 +136,9 @@ class Experiment:
             self._checkpoint(index, phase, student, memory, {"record": record, "row": row,
                                                              "novelty": novelty.state_dict()})
             crash_point(f"{index}:after_checkpoint")
-        results = self._results(rows, phases, anchors, student)
-        write_json_atomic(self.run_dir / "results.json", results)
-        return results
+        outcome = self._results(rows, phases, anchors, student)
+        write_json_atomic(self.run_dir / "results.json", outcome)
+        return outcome
 
     def _check_resources(self, obs_dim: int, action_dim: int) -> None:
         """Warn before any work if the memory (RAM) or the checkpoints (disk) may not fit."""
@@ -263,71 +265,21 @@ class Experiment:
 
     # -- results ---------------------------------------------------------------------------
     def _results(self, rows, phases, anchors, student: SubcorticalPolicy) -> dict[str, Any]:
-        names = [row["after"] for row in rows]
-        matrices = {p: np.array([[row[p][t]["score"] for t in self.tasks] for row in rows])
-                    for p in ("cortical", "subcortical")}
-        trained = self._trained_rows(names)
-        summary = {}
-        for policy, r_matrix in matrices.items():
-            rows_of = trained[policy]
-            summary[policy] = {
-                "average_performance": metrics.average_performance(r_matrix),
-                "average_forgetting": metrics.average_forgetting(r_matrix, rows_of),
-                "backward_transfer": metrics.backward_transfer(r_matrix, rows_of),
-                "forgetting": _listed(metrics.forgetting_per_task(r_matrix, rows_of)),
-                "retention": {t: (metrics.retention(r_matrix, j, rows_of[j]) if rows_of[j] is not None
-                                  else float("nan")) for j, t in enumerate(self.tasks)},
-            }
+        matrices = results.performance_matrices(rows, self.tasks)
+        trained = results.trained_rows(self.protocol, self.tasks)
         cortical_params = self.learner.n_actor_parameters
-        summary["fidelity"] = self._fidelity(matrices, trained)
-        summary["parameter_ratio"] = metrics.parameter_ratio(student.n_parameters, cortical_params)
         return {
             "tasks": self.tasks, "contexts": {t: self.family.contexts[t] for t in self.tasks},
             "family": self.family.family, "seed": self.seed,
-            "phases": phases, "rows": names, "trained_rows": trained,
+            "phases": phases, "rows": [row["after"] for row in rows], "trained_rows": trained,
             "R": {p: m.tolist() for p, m in matrices.items()}, "evaluations": rows, "anchors": anchors,
-            "metrics": summary,
+            "metrics": results.summarise(matrices, trained, self.tasks, student.n_parameters, cortical_params),
             "parameters": {"cortical_actor": cortical_params, "subcortical": student.n_parameters,
                            "cortical_multiply_adds": self.learner.multiply_adds(),
                            "subcortical_multiply_adds": student.multiply_adds()},
             "timings": {p["name"] + f"#{p['index']}": p["seconds"] for p in phases},
             "resources": self.resources,
         }
-
-    def _trained_rows(self, row_names: list[str]) -> dict[str, list[int | None]]:
-        """Row where each task's own training ended: after its last wake (cortex), after the
-        first sleep that follows it (student)."""
-        names = [p.name for p in self.protocol]
-        cortical: list[int | None] = []
-        subcortical: list[int | None] = []
-        for label in self.tasks:
-            wake_at = max(i for i, p in enumerate(self.protocol) if p.kind == "wake" and p.context == label)
-            cortical.append(_row_after(names, wake_at))
-            sleep_at = next((i for i, p in enumerate(self.protocol) if i > wake_at and p.kind == "sleep"), None)
-            subcortical.append(None if sleep_at is None else _row_after(names, sleep_at))
-        del row_names
-        return {"cortical": cortical, "subcortical": subcortical}
-
-    def _fidelity(self, matrices, trained) -> dict[str, float]:
-        """Student / teacher score on each task right after the task's sleep."""
-        fidelity = {}
-        for j, task in enumerate(self.tasks):
-            row = trained["subcortical"][j]
-            fidelity[task] = (float("nan") if row is None else
-                              metrics.distillation_fidelity(matrices["subcortical"][row, j],
-                                                            matrices["cortical"][row, j]))
-        return fidelity
-
-
-def _row_after(names: list[str], phase_index: int) -> int | None:
-    """Index in R of the first test at or after ``phase_index``."""
-    row = -1
-    for i, name in enumerate(names):
-        if name == "test":
-            row += 1
-            if i > phase_index:
-                return row
-    return None
 
 
 def _mlp_parameters(widths: list[int]) -> int:
@@ -352,21 +304,13 @@ def _anchor_args(anchor: dict[str, float]) -> dict[str, float]:
     return {"base_return": anchor["base"], "reference_return": anchor["reference"]}
 
 
-def _listed(values: np.ndarray) -> list[float]:
-    return [float(v) for v in values]
-
-
 def _with_updates(sleep: Sleep, updates: int) -> Sleep:
-    import copy
-
     clone = copy.copy(sleep)
     clone.updates = int(updates)
     return clone
 
 
 def _make_vec(family: TaskFamily, label: str, n_envs: int, seed: int):
-    from stable_baselines3.common.env_util import make_vec_env
-
     return make_vec_env(family.env_id, n_envs=n_envs, seed=seed, env_kwargs=family.env_kwargs_for(label))
 
 
