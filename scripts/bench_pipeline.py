@@ -26,7 +26,6 @@ import argparse
 import copy
 import json
 import operator
-import os
 import random
 import statistics
 import subprocess
@@ -44,6 +43,7 @@ from agents.cortex import CorticalLearner
 from agents.subcortical import SubcorticalPolicy, gaussian_kl
 from consolidation.experiment import _make_vec
 from consolidation.memory import EpisodicMemory
+from consolidation.records import replace_readme_block, write_text_atomic
 from consolidation.sleep import Sleep
 from consolidation.tagging import MemoryTaggingCallback, RunningNovelty
 from envs.family import TaskFamily
@@ -215,6 +215,15 @@ def table(out: dict) -> list[tuple]:
             for name, value, bar in rows]
 
 
+def markdown(out: dict) -> str:
+    """README table of a saved measurement."""
+    lines = ["| figure | value | bar | status |", "|---|---|---|---|"]
+    lines += [f"| {name} | {value:.3f} | {bar} | {status} |" for name, value, bar, status in out["table"]]
+    if q := out.get("quality"):
+        lines += ["", f"Quality figures from `{Path(q['run_dir']).name}/results.json` (the quick experiment)."]
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--figures", nargs="+", choices=("wake", "sleep", "quality"),
@@ -229,7 +238,15 @@ def main(argv=None) -> int:
     parser.add_argument("--run-quick", action="store_true", help="quality: run experiment=quick")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write every number to this JSON file")
+    parser.add_argument("--from-saved", type=Path, help="no measurement: report this saved JSON")
+    parser.add_argument("--readme", action="store_true", help="write the table into README.md between markers")
     args = parser.parse_args(argv)
+    if args.from_saved:
+        out = json.loads(args.from_saved.read_text())
+        print(markdown(out))
+        if args.readme:
+            replace_readme_block("bench_pipeline", markdown(out))
+        return 0
     if min(args.rounds, args.chunk, args.sac_chunk, args.repeats, args.wake_steps or 1) < 1:
         parser.error("--rounds, --chunk, --sac-chunk, --repeats and --wake-steps must be >= 1")
     torch.set_num_threads(1)
@@ -271,9 +288,9 @@ def main(argv=None) -> int:
     for name, value, bar, status in out["table"]:
         print(f"{name:46}{value:>8.3f}  {bar:9}{status}")
     if args.json:
-        tmp = args.json.with_name(f".{args.json.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(out, indent=1))
-        os.replace(tmp, args.json)
+        write_text_atomic(args.json, json.dumps(out, indent=1))
+    if args.readme:
+        replace_readme_block("bench_pipeline", markdown(out))
     return 0
 
 
