@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -65,7 +66,7 @@ class CorticalLearner:
             raise ValueError(f"agent.n_envs={n_envs!r} is not allowed: expected an integer >= 1")
         self.algorithm, self.net_arch, self.n_envs = algorithm, [int(h) for h in net_arch], int(n_envs)
         self.hyperparameters = _plain(hyperparameters or {})
-        _check_hyperparameters(self.hyperparameters)
+        _check_hyperparameters(algorithm, self.hyperparameters)
         self.progress_bar = bool(progress_bar)
         self.bounded_mean = bool(bounded_mean) and algorithm == "ppo"
         self.reset_optimizer_on_switch = bool(reset_optimizer_on_switch)
@@ -153,7 +154,12 @@ POSITIVE_HYPERPARAMETERS = ("learning_rate", "n_steps", "batch_size", "n_epochs"
                             "train_freq", "gradient_steps", "clip_range", "max_grad_norm")
 
 
-def _check_hyperparameters(hyperparameters: Mapping[str, Any]) -> None:
+def _check_hyperparameters(algorithm: str, hyperparameters: Mapping[str, Any]) -> None:
+    accepted = set(inspect.signature(ALGORITHMS[algorithm].__init__).parameters) - {"self", "policy", "env"}
+    unknown = sorted(set(hyperparameters) - accepted)
+    if unknown:
+        raise ValueError(f"agent.hyperparameters has {unknown}, unknown to {ALGORITHMS[algorithm].__name__}: "
+                         f"allowed are {sorted(accepted)}")
     for name in POSITIVE_HYPERPARAMETERS:
         value = hyperparameters.get(name)
         if isinstance(value, int | float) and not (math.isfinite(value) and value > 0):

@@ -19,12 +19,13 @@ from torch import nn
 class SubcorticalPolicy(nn.Module):
     """obs -> diagonal Gaussian over actions (state-dependent mean, state-independent log-std).
 
-    The same distribution family as SB3's PPO actor, so the KL to the cortical policy is
-    exact. Deterministic actions (evaluation) are the mean, clipped to [-1, 1].
+    The same distribution family as the cortical actor, so the KL to it is exact: with PPO
+    (``bounded_mean``) the mean is tanh-bounded and the deterministic action is the mean; with
+    SAC (``squash``) the Gaussian is SAC's pre-squash one and the action is tanh of its mean.
     """
 
     def __init__(self, obs_dim: int, action_dim: int, hidden: tuple[int, ...] | list[int] = (32, 32),
-                 log_std_init: float = -1.0, bounded_mean: bool = True) -> None:
+                 log_std_init: float = -1.0, bounded_mean: bool = True, squash: bool = False) -> None:
         super().__init__()
         if obs_dim < 1 or action_dim < 1:
             raise ValueError(f"obs_dim={obs_dim!r}, action_dim={action_dim!r}: expected integers >= 1")
@@ -37,7 +38,7 @@ class SubcorticalPolicy(nn.Module):
             layers += [nn.Linear(width, h), nn.Tanh()]
             width = h
         layers.append(nn.Linear(width, self.action_dim))
-        self.bounded_mean = bool(bounded_mean)
+        self.bounded_mean, self.squash = bool(bounded_mean), bool(squash)
         if self.bounded_mean:  # the same tanh-bounded mean as the cortical PPO actor
             layers.append(nn.Tanh())
         self.mean_net = nn.Sequential(*layers)
@@ -62,11 +63,11 @@ class SubcorticalPolicy(nn.Module):
         """Deterministic action for one observation (or a batch), as a numpy array in [-1, 1]."""
         tensor = torch.as_tensor(np.asarray(obs, dtype=np.float32))
         mean = self.mean_net(tensor)
-        return mean.clamp(-1.0, 1.0).numpy()
+        return (mean.tanh() if self.squash else mean.clamp(-1.0, 1.0)).numpy()
 
     def spec(self) -> dict:
         return {"obs_dim": self.obs_dim, "action_dim": self.action_dim, "hidden": self.hidden,
-                "bounded_mean": self.bounded_mean}
+                "bounded_mean": self.bounded_mean, "squash": self.squash}
 
     def save(self, path: str | Path) -> None:
         """Weights and shape as plain tensors/ints, written to a temp file and renamed."""

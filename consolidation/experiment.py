@@ -96,7 +96,7 @@ class Experiment:
         obs_dim, action_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
         probe.close()
         student = SubcorticalPolicy(obs_dim, action_dim, self.student_hidden,
-                                    bounded_mean=self.learner.bounded_mean)
+                                    bounded_mean=self.learner.bounded_mean, squash=self.learner.algorithm == "sac")
         memory = EpisodicMemory(self.memory_capacity, obs_dim, action_dim, seed=self.seed)
         novelty = RunningNovelty()
         self._check_resources(obs_dim, action_dim)

@@ -144,3 +144,14 @@ def test_sleep_divergence_keeps_earlier_phases_and_resumes_after_the_fix(tmp_pat
     fixed = _entry(tmp_path)
     assert fixed.returncode == 0, fixed.stderr[-2000:]
     assert "resuming" in fixed.stderr and (tmp_path / "results.json").is_file()
+
+
+def test_sac_cortex_runs_the_smoke_protocol(tmp_path):
+    completed = _entry(tmp_path, "agent=sac", "agent.net_arch=[64,64]", "agent.hyperparameters.learning_starts=64",
+                       "agent.hyperparameters.batch_size=64", "~agent.hyperparameters.n_steps",
+                       "~agent.hyperparameters.n_epochs")
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert np.isfinite(np.array(results["R"]["subcortical"])).all()
+    student = SubcorticalPolicy.load(tmp_path / "phases" / "06_sleep" / "subcortical.pt")
+    assert student.squash and not student.bounded_mean  # acts with tanh, as SAC does

@@ -26,6 +26,7 @@ BAD_CONFIGS = [
     ("agent.algorithm=dqn", ["agent.algorithm", "dqn", "ppo", "sac"]),
     ("agent.hyperparameters.learning_rate=-0.1", ["agent.hyperparameters.learning_rate", "-0.1", "> 0"]),
     ("agent.net_arch=[0,64]", ["agent.net_arch", "[0, 64]", ">= 1"]),
+    ("agent=sac", ["agent.hyperparameters", "n_epochs", "unknown to SAC", "learning_starts"]),
     ("env.family=swim", ["env.family", "swim", "balance", "reach"]),
     ("env.contexts.A=curl_sideways", ["env.contexts.A", "curl_sideways", "curl_cw"]),
     ("+env.contexts.C={curl_field:nan}", ["env.contexts.C", "curl_field", "finite"]),
