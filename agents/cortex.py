@@ -71,6 +71,7 @@ class CorticalLearner:
         self.bounded_mean = bool(bounded_mean) and algorithm == "ppo"
         self.reset_optimizer_on_switch = bool(reset_optimizer_on_switch)
         self.model: BaseAlgorithm | None = None
+        self._penalty_hooks: list = []
 
     def build(self, venv, seed: int) -> BaseAlgorithm:
         """Create the SB3 model on its first env (later contexts call :meth:`set_env`)."""
@@ -89,6 +90,27 @@ class CorticalLearner:
     def learn(self, steps: int, callback=None) -> None:
         """Continue training for ``steps`` env steps on the current env (timesteps keep counting)."""
         self.model.learn(steps, callback=callback, reset_num_timesteps=False, progress_bar=self.progress_bar)
+
+    def set_wake_penalty(self, penalty) -> None:
+        """Add ``penalty()`` (a differentiable loss, or None) to every update of the cortex.
+
+        Implemented as a pre-step hook on the optimizer that updates the policy (PPO: actor and
+        critic; SAC: the actor): SB3's own update is untouched, the penalty's gradient is added
+        to the gradient SB3 computed, after its gradient clipping. ``None`` removes it.
+        """
+        for handle in self._penalty_hooks:
+            handle.remove()
+        self._penalty_hooks = []
+        if penalty is None:
+            return
+
+        def add_penalty_gradient(optimizer, args, kwargs) -> None:
+            loss = penalty()
+            if loss is not None:
+                loss.backward()
+
+        optimizer = self.model.actor.optimizer if self.algorithm == "sac" else self.model.policy.optimizer
+        self._penalty_hooks.append(optimizer.register_step_pre_hook(add_penalty_gradient))
 
     def parameters_finite(self) -> bool:
         return all(bool(torch.isfinite(p).all()) for p in self.model.policy.parameters())

@@ -8,7 +8,7 @@ R (cortical and subcortical). Every phase leaves a checkpoint; the run ends with
 
 from __future__ import annotations
 
-import copy
+import functools
 import json
 import os
 import random
@@ -23,7 +23,9 @@ import numpy as np
 import torch
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import configure
+from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.utils import set_random_seed
+from stable_baselines3.common.vec_env import DummyVecEnv
 
 from agents.cortex import CorticalLearner
 from agents.evaluation import evaluate, normalised_score
@@ -34,7 +36,7 @@ from consolidation import checkpoints, results
 from consolidation.memory import EpisodicMemory
 from consolidation.protocol import Protocol
 from consolidation.records import provenance, write_json_atomic
-from consolidation.sleep import Sleep
+from consolidation.strategies import Strategy
 from consolidation.tagging import MemoryTaggingCallback, RunningNovelty
 from envs.family import TaskFamily
 
@@ -52,10 +54,10 @@ class Experiment:
         log_formats: SB3 logger outputs (``log`` writes its stdout table to a file).
     """
 
-    def __init__(self, env: TaskFamily, agent: CorticalLearner, consolidation: Sleep, protocol: Protocol,
+    def __init__(self, env: TaskFamily, agent: CorticalLearner, consolidation: Strategy, protocol: Protocol,
                  student_hidden: list[int], memory_capacity: int, eval_episodes: int, seed: int,
                  run_dir: str | Path, log_formats: list[str] | None = None, torch_threads: int = 1) -> None:
-        self.family, self.learner, self.sleep, self.protocol = env, agent, consolidation, protocol
+        self.family, self.learner, self.strategy, self.protocol = env, agent, consolidation, protocol
         self.student_hidden = [int(h) for h in student_hidden]
         self.memory_capacity, self.eval_episodes, self.seed = int(memory_capacity), int(eval_episodes), int(seed)
         self.run_dir = Path(run_dir)
@@ -122,11 +124,7 @@ class Experiment:
                 last_wake = phase.context
             elif phase.kind == "sleep":
                 report = self._sleep(phase, index, student, memory, last_wake, logger)
-                record.update({"updates": report.updates,
-                               "replayed_tasks": [self.tasks[t] for t in report.replayed_tasks],
-                               "final_loss": report.final_loss, "gating": report.gating, "env_steps": report.env_steps,
-                               "heldout_kl": {self.tasks[t]: v for t, v in report.heldout_kl.items()},
-                               "loss_curve": report.loss_curve, "gain_curve": report.gain_curve})
+                record.update(self._sleep_record(report))
             else:
                 row = self._test(student, anchors, after=phases[-1]["name"] if phases else "start")
                 rows.append(row)
@@ -191,6 +189,7 @@ class Experiment:
             # SHA-256 in the sealed manifest get here
             self.learner.load(folder / "cortical.zip")
             self.learner.model.set_logger(logger)
+        self.strategy.load_state_dict(torch.load(folder / "strategy.pt", weights_only=True))
         novelty.load_state_dict(finished[-1]["novelty"])
         print(f"motorsleep: resuming {self.run_dir} after phase {len(finished) - 1} "
               f"({self.protocol.phases[len(finished) - 1].name})", file=sys.stderr)
@@ -198,7 +197,8 @@ class Experiment:
 
     def _wake(self, phase, index: int, memory: EpisodicMemory, novelty: RunningNovelty, logger,
               phase_seed: int, previous_context: str | None) -> dict:
-        venv = _make_vec(self.family, phase.context, self.learner.n_envs, phase_seed)
+        contexts = self.strategy.wake_contexts(phase.context, self.tasks)
+        venv = _make_vec(self.family, contexts, self.learner.n_envs, phase_seed)
         if self.learner.model is None:
             self.learner.build(venv, self.seed)
             self.learner.model.set_logger(logger)
@@ -208,6 +208,8 @@ class Experiment:
         task = self.tasks.index(phase.context)
         callback = MemoryTaggingCallback(memory, task=task, phase=index, novelty=novelty)
         name = f"phase {index} ({phase.name})"
+        self.strategy.on_wake_start(self.learner, memory, task)
+        self.learner.set_wake_penalty(lambda: self.strategy.wake_penalty(self.learner))
         try:
             self.learner.learn(phase.steps, callback=[callback, DivergenceGuard(name)])
         except ValueError as error:  # torch refuses a NaN distribution inside SB3's update
@@ -215,17 +217,29 @@ class Experiment:
                 raise
             raise DivergenceError(f"{name} diverged at step {self.learner.model.num_timesteps}: the policy's "
                                   "parameters are not finite; lower agent.hyperparameters.learning_rate") from error
-        return {"context": phase.context, "steps": phase.steps, "tagging_seconds": callback.seconds_tagging,
+        finally:
+            self.learner.set_wake_penalty(None)
+        self.strategy.on_wake_end(self.learner, memory, task)
+        return {"context": phase.context, "contexts_stepped": contexts, "steps": phase.steps,
+                "tagging_seconds": callback.seconds_tagging,
                 "memory_transitions": len(memory), "memory_bytes": memory.nbytes,
                 "transitions_tagged": callback.transitions_tagged}
 
     def _sleep(self, phase, index: int, student, memory, last_wake: str | None, logger):
         if last_wake is None:
             raise ValueError(f"protocol phase {index} is a sleep before any wake: nothing to consolidate")
-        sleep = self.sleep
-        if phase.updates is not None:
-            sleep = _with_updates(sleep, phase.updates)
-        return sleep.run(student, memory, self.tasks.index(last_wake), self.learner, self.seed + index, logger)
+        return self.strategy.sleep(student, memory, self.tasks.index(last_wake), self.learner, self.seed + index,
+                                   logger, updates=phase.updates)
+
+    def _sleep_record(self, report) -> dict[str, Any]:
+        """What a sleep phase did, for results.json (a strategy without sleep did nothing)."""
+        if report is None:
+            return {"strategy": self.strategy.name, "skipped": True, "env_steps": 0}
+        return {"strategy": self.strategy.name, "skipped": False, "updates": report.updates,
+                "replayed_tasks": [self.tasks[t] for t in report.replayed_tasks],
+                "final_loss": report.final_loss, "gating": report.gating, "env_steps": report.env_steps,
+                "heldout_kl": {self.tasks[t]: v for t, v in report.heldout_kl.items()},
+                "loss_curve": report.loss_curve, "gain_curve": report.gain_curve}
 
     def _anchors(self) -> dict[str, dict[str, float]]:
         """Per context: the baseline (better of random and zero action) and the outside reference."""
@@ -259,6 +273,7 @@ class Experiment:
             if self.learner.model is not None:
                 _save_sb3_atomic(self.learner.model, folder / "cortical.zip")
             student.save(folder / "subcortical.pt")
+            _save_tensors_atomic(self.strategy.state_dict(), folder / "strategy.pt")
             crash_point(f"{index}:mid_checkpoint")
             memory.save(folder / "memory.npz")
         checkpoints.finish(folder, state)
@@ -286,6 +301,13 @@ def _mlp_parameters(widths: list[int]) -> int:
     return sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
 
 
+def _save_tensors_atomic(state: dict[str, Any], path: Path) -> None:
+    """Tensors and numbers with ``torch.save``, under a temporary name, then renamed."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
 def _save_sb3_atomic(model, path: Path) -> None:
     """SB3's zip, written under a temporary name and renamed."""
     tmp = path.with_name(path.name + ".tmp.zip")
@@ -304,14 +326,21 @@ def _anchor_args(anchor: dict[str, float]) -> dict[str, float]:
     return {"base_return": anchor["base"], "reference_return": anchor["reference"]}
 
 
-def _with_updates(sleep: Sleep, updates: int) -> Sleep:
-    clone = copy.copy(sleep)
-    clone.updates = int(updates)
-    return clone
+def _make_vec(family: TaskFamily, labels: list[str], n_envs: int, seed: int):
+    """``n_envs`` envs of the given contexts, dealt round-robin (several contexts: multitask)."""
+    if len(labels) == 1:
+        return make_vec_env(family.env_id, n_envs=n_envs, seed=seed, env_kwargs=family.env_kwargs_for(labels[0]))
+    if n_envs < len(labels):
+        raise ValueError(f"agent.n_envs={n_envs} is too small to step {len(labels)} contexts together: "
+                         f"expected at least {len(labels)}")
+    makers = [functools.partial(_monitored, family, labels[i % len(labels)]) for i in range(n_envs)]
+    venv = DummyVecEnv(makers)
+    venv.seed(seed)
+    return venv
 
 
-def _make_vec(family: TaskFamily, label: str, n_envs: int, seed: int):
-    return make_vec_env(family.env_id, n_envs=n_envs, seed=seed, env_kwargs=family.env_kwargs_for(label))
+def _monitored(family: TaskFamily, label: str):
+    return Monitor(family.make_env(label))
 
 
 def _seed_everything(seed: int) -> None:

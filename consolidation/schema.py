@@ -50,8 +50,17 @@ class GatingSchema:
 
 
 @dataclass
+class StrategySchema:
+    """A strategy without parameters (e.g. ``none``)."""
+
+    _target_: str = MISSING
+
+
+@dataclass
 class SleepSchema:
-    _target_: str = "consolidation.sleep.Sleep"
+    """Our sleep strategies (consolidation/strategies/sleep_consolidation.py)."""
+
+    _target_: str = MISSING
     updates: int = 2000
     batch_size: int = 256
     learning_rate: float = 1e-3
@@ -85,7 +94,7 @@ class ExperimentSchema:
     _convert_: str = "all"
     env: EnvSchema = MISSING
     agent: AgentSchema = MISSING
-    consolidation: SleepSchema = MISSING
+    consolidation: Any = MISSING  # each option extends the schema of its strategy
     protocol: ProtocolSchema = MISSING
     student_hidden: list[int] = field(default_factory=lambda: [32, 32])
     memory_capacity: int = 20_000
@@ -102,7 +111,8 @@ def register() -> None:
     store.store(name="experiment_schema", node=ExperimentSchema)
     store.store(group="env", name="env_schema", node=EnvSchema)
     store.store(group="agent", name="agent_schema", node=AgentSchema)
-    store.store(group="consolidation", name="consolidation_schema", node=SleepSchema)
+    store.store(group="consolidation", name="sleep_schema", node=SleepSchema)
+    store.store(group="consolidation", name="strategy_schema", node=StrategySchema)
     store.store(group="protocol", name="protocol_schema", node=ProtocolSchema)
     if not OmegaConf.has_resolver("repo_root"):
         OmegaConf.register_new_resolver("repo_root", lambda: str(ROOT))

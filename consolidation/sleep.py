@@ -11,6 +11,7 @@ the cortex has moved on since, and that trace is all that is left of them.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -81,6 +82,14 @@ class Sleep:
         self.gating = dict(gating or {})
         Neuromodulator(**self.gating)  # validate now, before any training
         self.holdout_fraction, self.max_loss, self.log_every = float(holdout_fraction), float(max_loss), int(log_every)
+
+    def with_updates(self, updates: int) -> Sleep:
+        """The same sleep with another number of updates (a protocol phase may set its own)."""
+        if int(updates) < 1:
+            raise ValueError(f"updates={updates!r} is not allowed: expected an integer >= 1")
+        clone = copy.copy(self)
+        clone.updates = int(updates)
+        return clone
 
     def run(self, student: SubcorticalPolicy, memory: EpisodicMemory, task: int, teacher, seed: int,
             logger=None) -> SleepReport:

@@ -55,9 +55,10 @@ OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt}
 
 
 def config(name: str) -> dict:
-    """A config file of configs/ as a plain dict (without its Hydra ``defaults``)."""
+    """A config file of configs/ as a plain dict (without its Hydra ``defaults`` and ``_target_``)."""
     cfg = OmegaConf.to_container(OmegaConf.load(ROOT / "configs" / f"{name}.yaml"))
     cfg.pop("defaults", None)
+    cfg.pop("_target_", None)
     return cfg
 
 

@@ -1,0 +1,77 @@
+"""The strategy contract: the few hooks through which a consolidation variant or a baseline acts.
+
+Every strategy (ours, the continual-learning baselines, the ablations) is a subclass of
+:class:`Strategy` registered under its config name. The experiment calls the hooks at fixed
+points of the protocol; each hook may change only what its docstring names, and
+``tests/test_strategies.py`` checks that contract for every registered strategy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from agents.cortex import CorticalLearner
+from agents.subcortical import SubcorticalPolicy
+from consolidation.memory import EpisodicMemory
+
+STRATEGIES: dict[str, type[Strategy]] = {}
+
+
+def register(name: str):
+    """Class decorator: put a strategy in the registry under ``name`` (its config option)."""
+    def decorate(cls: type[Strategy]) -> type[Strategy]:
+        if name in STRATEGIES and STRATEGIES[name] is not cls:
+            raise ValueError(f"strategy name {name!r} is registered twice")
+        cls.name = name
+        STRATEGIES[name] = cls
+        return cls
+    return decorate
+
+
+class Strategy:
+    """Base class: every hook does nothing, so a subclass overrides only what it changes.
+
+    Hooks, in the order the experiment calls them, with what each may change:
+
+    - :meth:`wake_contexts` (wake start): which contexts the wake env mixes. Changes nothing.
+    - :meth:`on_wake_start`: may change the cortical learner's weights and optimizer state.
+      Not the memory, not the student.
+    - :meth:`wake_penalty` (every cortical optimizer step): returns a differentiable loss whose
+      gradient is added before the step. Changes nothing itself.
+    - :meth:`on_wake_end`: may change only the strategy's own state (anchors, importances),
+      reading the learner and the memory.
+    - :meth:`sleep` (sleep phases): may change the student and the cortical targets of
+      ``task``'s memories (relabelling). Never the cortical learner's weights.
+    - :meth:`state_dict` / :meth:`load_state_dict`: the strategy's own state, saved with each
+      phase's checkpoint so that a resumed run continues exactly.
+    """
+
+    name = "base"
+
+    def wake_contexts(self, context: str, protocol_contexts: list[str]) -> list[str]:
+        """Contexts stepped together in this wake phase (default: the phase's own)."""
+        return [context]
+
+    def on_wake_start(self, learner: CorticalLearner, memory: EpisodicMemory, task: int) -> None:
+        """Before the cortex trains on ``task``."""
+
+    def wake_penalty(self, learner: CorticalLearner) -> torch.Tensor | None:
+        """An extra loss on the cortical parameters during wake (None: no penalty)."""
+        return None
+
+    def on_wake_end(self, learner: CorticalLearner, memory: EpisodicMemory, task: int) -> None:
+        """After the cortex trained on ``task``."""
+
+    def sleep(self, student: SubcorticalPolicy, memory: EpisodicMemory, task: int, learner: CorticalLearner,
+              seed: int, logger=None, updates: int | None = None):
+        """One offline phase; return a :class:`consolidation.sleep.SleepReport`, or None for no sleep."""
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        """Tensors and numbers only (saved with ``torch.save``, loaded with ``weights_only=True``)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
