@@ -113,6 +113,12 @@ def register() -> None:
     store.store(group="agent", name="agent_schema", node=AgentSchema)
     store.store(group="consolidation", name="sleep_schema", node=SleepSchema)
     store.store(group="consolidation", name="strategy_schema", node=StrategySchema)
+    from consolidation.strategies import STRATEGIES  # strategies declare their own schemas
+
+    for name, cls in STRATEGIES.items():
+        schema = getattr(cls, "Schema", None)
+        if schema is not None:
+            store.store(group="consolidation", name=f"{name}_schema", node=schema)
     store.store(group="protocol", name="protocol_schema", node=ProtocolSchema)
     if not OmegaConf.has_resolver("repo_root"):
         OmegaConf.register_new_resolver("repo_root", lambda: str(ROOT))

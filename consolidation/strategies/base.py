@@ -49,6 +49,9 @@ class Strategy:
     """
 
     name = "base"
+    #: True only for controls that interact with the env outside wake (the awake control):
+    #: every other strategy's sleep must take no env step.
+    takes_env_steps = False
 
     def wake_contexts(self, context: str, protocol_contexts: list[str]) -> list[str]:
         """Contexts stepped together in this wake phase (default: the phase's own)."""
