@@ -33,6 +33,7 @@ from agents.guards import DivergenceError, DivergenceGuard
 from agents.reference import baseline_return, reference_return
 from agents.subcortical import SubcorticalPolicy
 from consolidation import checkpoints, results
+from consolidation.curves import LearningCurveCallback
 from consolidation.memory import EpisodicMemory
 from consolidation.protocol import Protocol
 from consolidation.records import provenance, write_json_atomic
@@ -92,8 +93,10 @@ class Experiment:
         attempt in the same run directory, and write ``results.json``."""
         torch.set_num_threads(self.torch_threads)
         _seed_everything(self.seed)
-        self._record_provenance()
-        logger = configure(str(self.run_dir / "logs"), self.log_formats)
+        attempt = self._record_provenance()
+        # a resumed attempt logs beside the first one: SB3's CSV output would overwrite it
+        logs = self.run_dir / "logs" if attempt == 0 else self.run_dir / f"logs_resumed_{attempt}"
+        logger = configure(str(logs), self.log_formats)
         probe = self.family.make_env(self.tasks[0])
         obs_dim, action_dim = probe.observation_space.shape[0], probe.action_space.shape[0]
         probe.close()
@@ -120,7 +123,7 @@ class Experiment:
             record: dict[str, Any] = {"index": index, "kind": phase.kind, "name": phase.name}
             row = None
             if phase.kind == "wake":
-                record.update(self._wake(phase, index, memory, novelty, logger, phase_seed, last_wake))
+                record.update(self._wake(phase, index, memory, novelty, logger, phase_seed, last_wake, anchors))
                 last_wake = phase.context
             elif phase.kind == "sleep":
                 report = self._sleep(phase, index, student, memory, last_wake, logger)
@@ -158,15 +161,19 @@ class Experiment:
             print(f"motorsleep: warning: checkpoints may need {disk_bytes / 2**30:.1f} GiB in {self.run_dir}, "
                   f"more than the {free_disk / 2**30:.1f} GiB free", file=sys.stderr)
 
-    def _record_provenance(self) -> None:
-        """``run.json``: provenance of the first attempt, plus one entry per resumed attempt."""
+    def _record_provenance(self) -> int:
+        """``run.json``: provenance of the first attempt, plus one entry per resumed attempt.
+        Returns this attempt's number (0 for the first)."""
         path = self.run_dir / "run.json"
         record = provenance(self.seed)
+        attempt = 0
         if path.is_file():
             first = json.loads(path.read_text())
             first.setdefault("resumed", []).append(record)
+            attempt = len(first["resumed"])
             record = first
         write_json_atomic(path, record)
+        return attempt
 
     def _finished_phases(self) -> list[dict[str, Any]]:
         """Sealed states of the longest prefix of phases that finished and verify."""
@@ -196,7 +203,7 @@ class Experiment:
         return student, memory
 
     def _wake(self, phase, index: int, memory: EpisodicMemory, novelty: RunningNovelty, logger,
-              phase_seed: int, previous_context: str | None) -> dict:
+              phase_seed: int, previous_context: str | None, anchors: dict[str, dict[str, float]]) -> dict:
         contexts = self.strategy.wake_contexts(phase.context, self.tasks)
         venv = _make_vec(self.family, contexts, self.learner.n_envs, phase_seed)
         if self.learner.model is None:
@@ -207,11 +214,14 @@ class Experiment:
             self.learner.model.set_random_seed(phase_seed)
         task = self.tasks.index(phase.context)
         callback = MemoryTaggingCallback(memory, task=task, phase=index, novelty=novelty)
+        # training-episode returns of the phase's own context (env copies are dealt round-robin)
+        own = [i for i in range(self.learner.n_envs) if contexts[i % len(contexts)] == phase.context]
+        curve = LearningCurveCallback(envs=own or None)
         name = f"phase {index} ({phase.name})"
         self.strategy.on_wake_start(self.learner, memory, task)
         self.learner.set_wake_penalty(lambda: self.strategy.wake_penalty(self.learner))
         try:
-            self.learner.learn(phase.steps, callback=[callback, DivergenceGuard(name)])
+            self.learner.learn(phase.steps, callback=[callback, curve, DivergenceGuard(name)])
         except ValueError as error:  # torch refuses a NaN distribution inside SB3's update
             if self.learner.parameters_finite():
                 raise
@@ -223,7 +233,8 @@ class Experiment:
         return {"context": phase.context, "contexts_stepped": contexts, "steps": phase.steps,
                 "tagging_seconds": callback.seconds_tagging,
                 "memory_transitions": len(memory), "memory_bytes": memory.nbytes,
-                "transitions_tagged": callback.transitions_tagged}
+                "transitions_tagged": callback.transitions_tagged,
+                "curve": curve.curve(**_anchor_args(anchors[phase.context]))}
 
     def _sleep(self, phase, index: int, student, memory, last_wake: str | None, logger):
         if last_wake is None:
@@ -288,7 +299,8 @@ class Experiment:
             "family": self.family.family, "seed": self.seed,
             "phases": phases, "rows": [row["after"] for row in rows], "trained_rows": trained,
             "R": {p: m.tolist() for p, m in matrices.items()}, "evaluations": rows, "anchors": anchors,
-            "metrics": results.summarise(matrices, trained, self.tasks, student.n_parameters, cortical_params),
+            "metrics": {**results.summarise(matrices, trained, self.tasks, student.n_parameters, cortical_params),
+                        "savings": results.savings_by_context(self.protocol, phases)},
             "parameters": {"cortical_actor": cortical_params, "subcortical": student.n_parameters,
                            "cortical_multiply_adds": self.learner.multiply_adds(),
                            "subcortical_multiply_adds": student.multiply_adds()},

@@ -55,6 +55,9 @@ def test_killed_run_resumes_to_the_same_results(tmp_path, reference, crash_at):
     assert _numbers(tmp_path) == reference
     run = json.loads((tmp_path / "run.json").read_text())
     assert len(run.get("resumed", [])) == 1  # the second attempt is on record
+    if crash_at != "0:before_checkpoint":  # the first attempt's training log survives the second
+        assert (tmp_path / "logs" / "progress.csv").stat().st_size > 0
+        assert (tmp_path / "logs_resumed_1" / "progress.csv").is_file()
 
 
 def test_corrupted_checkpoint_is_detected_and_recomputed(tmp_path, reference):
