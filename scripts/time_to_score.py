@@ -60,7 +60,7 @@ def measure(family: TaskFamily, label: str, agent: dict, anchor: dict, chunk: in
     """Train in chunks until the score reaches the threshold or training time reaches the cap."""
     _seed_everything(args.seed)
     learner = CorticalLearner(**{**agent, "progress_bar": False})
-    learner.build(_make_vec(family, label, learner.n_envs, args.seed), args.seed)
+    learner.build(_make_vec(family, [label], learner.n_envs, args.seed), args.seed)
     learner.model.set_logger(Logger(folder=None, output_formats=[]))
     env = family.make_env(label)
     wall = cpu = evaluation = 0.0
