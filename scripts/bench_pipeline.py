@@ -79,7 +79,7 @@ def swap_rng(state=None):
 
 def make_learner(agent: dict, family: TaskFamily, seed: int) -> CorticalLearner:
     learner = CorticalLearner(**{**agent, "progress_bar": False})  # every key of the agent config
-    learner.build(_make_vec(family, family.labels[0], learner.n_envs, seed), seed)
+    learner.build(_make_vec(family, [family.labels[0]], learner.n_envs, seed), seed)
     learner.model.set_logger(Logger(folder=None, output_formats=[]))  # no output, no temp dir
     return learner
 
