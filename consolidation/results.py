@@ -57,6 +57,57 @@ def summarise(matrices: dict[str, np.ndarray], trained: dict[str, list[int | Non
     return summary
 
 
+SAVINGS_THRESHOLD_FRACTION = 0.8
+
+
+def savings_by_context(protocol: Protocol, phases: list[dict[str, Any]],
+                       fraction: float = SAVINGS_THRESHOLD_FRACTION) -> dict[str, dict[str, Any]]:
+    """Savings (DESIGN.md section 4: steps to relearn a context vs steps to learn it first), for
+    every context that has two or more wake phases in the protocol.
+
+    From the learning curves of the wake records (``record["curve"]``: training-episode scores
+    against steps since the phase began, consolidation/curves.py): the threshold is ``fraction``
+    (default 0.8) of the score the context's first wake ended with (the last point of its
+    curve); ``steps_first`` and ``steps_relearn`` are the steps the first and the second wake
+    of the context took to reach it (``metrics.steps_to_threshold``, so at the resolution of
+    the curve: one rollout for PPO), and ``savings`` is ``metrics.savings`` of the two:
+    (steps_first - steps_relearn) / steps_first, 1 = relearned at once, 0 = no faster than the
+    first time, negative = slower. Steps are NaN when the threshold was not reached within the
+    wake (or the wake has no curve point); the threshold and everything after it are NaN when
+    the first wake ended at or below the baseline (score <= 0: nothing was learned to save).
+    ``reached_first``/``reached_relearn`` say which. Later wakes of the same context (a third,
+    ...) are listed under ``later`` with their steps and savings against the first wake.
+    """
+    wakes: dict[str, list[int]] = {}
+    for index, phase in enumerate(protocol.phases):
+        if phase.kind == "wake":
+            wakes.setdefault(phase.context, []).append(index)
+    records = {record["index"]: record for record in phases}
+    out: dict[str, dict[str, Any]] = {}
+    for context, indices in wakes.items():
+        if len(indices) < 2:
+            continue
+        curves = [records.get(i, {}).get("curve") or {"steps": [], "score": []} for i in indices]
+        first = curves[0]["score"]
+        threshold = fraction * first[-1] if first and first[-1] > 0 else float("nan")
+        steps = [_steps_to(curve, threshold) for curve in curves]
+        out[context] = {
+            "threshold": threshold, "threshold_fraction": fraction, "phases": indices[:2],
+            "steps_first": steps[0], "steps_relearn": steps[1], "savings": metrics.savings(steps[0], steps[1]),
+            "reached_first": not np.isnan(steps[0]), "reached_relearn": not np.isnan(steps[1]),
+            "later": [{"phase": i, "steps": s, "savings": metrics.savings(steps[0], s)}
+                      for i, s in zip(indices[2:], steps[2:], strict=True)],
+        }
+    return out
+
+
+def _steps_to(curve: dict[str, list], threshold: float) -> float:
+    """Steps at which ``curve`` first reaches ``threshold``; NaN if never, or nothing to measure."""
+    if not curve["steps"] or np.isnan(threshold):
+        return float("nan")
+    return metrics.steps_to_threshold(curve["steps"], curve["score"], threshold)
+
+
 def _test_row_after(phases, phase_index: int) -> int | None:
     """Index in R of the first test after ``phase_index``."""
     row = -1

@@ -35,4 +35,25 @@ def format_results(results: dict[str, Any]) -> str:
               + ", ".join(f"{t}={_fmt(v)}" for t, v in m["fidelity"].items()),
               f"parameters: subcortical {results['parameters']['subcortical']:,} / cortical actor "
               f"{results['parameters']['cortical_actor']:,} = {m['parameter_ratio']:.3f}"]
+    if m.get("savings"):
+        lines += ["", _savings_table(m["savings"], contexts)]
+    return "\n".join(lines)
+
+
+def _steps(value: Any, threshold: float) -> str:
+    if math.isnan(threshold):
+        return "-"  # no threshold: the first wake learned nothing
+    return "not reached" if math.isnan(value) else f"{value:,.0f}"
+
+
+def _savings_table(savings: dict[str, Any], contexts: dict[str, Any]) -> str:
+    """Savings of every relearned context (consolidation/results.py ``savings_by_context``)."""
+    fraction = next(iter(savings.values()))["threshold_fraction"]
+    lines = [f"savings (cortex, training-episode scores; threshold = {fraction:g} x the score the first wake "
+             "ended with; nan: a threshold not reached, or nothing learned in the first wake)", "",
+             "| context | threshold | steps first | steps relearn | savings |", "|---|---|---|---|---|"]
+    for task, entry in savings.items():
+        first, relearn = (_steps(entry[k], entry["threshold"]) for k in ("steps_first", "steps_relearn"))
+        lines.append(f"| {task} ({contexts.get(task, '?')}) | {_fmt(entry['threshold'])} | {first} | {relearn} | "
+                     f"{_fmt(entry['savings'])} |")
     return "\n".join(lines)
