@@ -16,8 +16,11 @@ import numpy as np
 _FORMAT_VERSION = 1
 _FLOAT_FIELDS = ("obs", "action_mean", "action_log_std", "reward", "td_error", "novelty")
 _STORED_FIELDS = (*_FLOAT_FIELDS, "phase", "step")  # "task" is implied by the per-task store
-_DTYPES = {**dict.fromkeys(_FLOAT_FIELDS, np.float32), "phase": np.int32, "step": np.int64,
-           "task": np.int32}
+# Stored only once a task is offered a batch that has it (older callers and files have none):
+# rows offered without it read as NaN, "not recorded".
+_OPTIONAL_FIELDS = ("action",)
+_DTYPES = {**dict.fromkeys((*_FLOAT_FIELDS, *_OPTIONAL_FIELDS), np.float32), "phase": np.int32,
+           "step": np.int64, "task": np.int32}
 
 
 class _TaskStore:
@@ -25,9 +28,18 @@ class _TaskStore:
 
     def __init__(self, capacity: int, obs_dim: int, action_dim: int, rng: np.random.Generator):
         self.capacity, self.rng, self.size, self.seen = capacity, rng, 0, 0
-        widths = {"obs": obs_dim, "action_mean": action_dim, "action_log_std": action_dim}
-        self.data = {f: np.empty((0, *([widths[f]] if f in widths else [])), dtype=_DTYPES[f])
-                     for f in _STORED_FIELDS}
+        self.widths = {"obs": obs_dim, "action_mean": action_dim, "action_log_std": action_dim,
+                       "action": action_dim}
+        self.data = {f: np.empty((0, *self._width(f)), dtype=_DTYPES[f]) for f in _STORED_FIELDS}
+
+    def _width(self, name: str) -> tuple[int, ...]:
+        return (self.widths[name],) if name in self.widths else ()
+
+    def add_optional(self, name: str) -> None:
+        """Start storing optional field ``name``: every row allocated so far reads NaN."""
+        if name not in self.data:
+            self.data[name] = np.full((len(self.data["obs"]), *self._width(name)), np.nan,
+                                      dtype=_DTYPES[name])
 
     def _reserve(self, size: int) -> None:
         allocated = len(self.data["obs"])
@@ -55,13 +67,18 @@ class _TaskStore:
         reversed_slots = slots[items][::-1]
         _, first_in_reversed = np.unique(reversed_slots, return_index=True)
         items = items[len(items) - 1 - first_in_reversed]
+        for name in _OPTIONAL_FIELDS:
+            if name in batch:
+                self.add_optional(name)
         self._reserve(min(self.capacity, self.seen + n))
-        for name in _STORED_FIELDS:
-            self.data[name][slots[items]] = batch[name][items]
+        for name, array in self.data.items():  # an optional field the batch lacks: NaN
+            array[slots[items]] = batch[name][items] if name in batch else np.nan
         self.size = min(self.capacity, self.seen + n)
         self.seen += n
 
     def view(self, name: str) -> np.ndarray:
+        if name not in self.data:  # an optional field never offered: not recorded
+            return np.full((self.size, *self._width(name)), np.nan, dtype=_DTYPES[name])
         return self.data[name][: self.size]
 
 
@@ -73,11 +90,14 @@ class EpisodicMemory:
     draws from its own generator seeded by ``(seed, task)``: a task's sample depends only on its
     own stream, never on how other tasks' batches were interleaved with it.
 
-    Observations, cortical targets and tags are stored as float32 (half the bytes of float64,
-    and what torch consumes in sleep); ``phase`` as int32 and ``step`` as int64.
+    Observations, cortical targets, executed actions and tags are stored as float32 (half the
+    bytes of float64, and what torch consumes in sleep); ``phase`` as int32 and ``step`` as int64.
+    The executed ``action`` is optional (behaviour cloning needs it, distillation does not): a
+    task allocates it only once offered a batch that has it, and rows offered without it read
+    as NaN ("not recorded"), as do memories saved before the field existed.
     """
 
-    FIELDS = ("obs", "action_mean", "action_log_std", "reward", "td_error", "novelty",
+    FIELDS = ("obs", "action_mean", "action_log_std", "action", "reward", "td_error", "novelty",
               "task", "phase", "step")
 
     def __init__(self, capacity_per_task: int, obs_dim: int, action_dim: int, seed: int = 0):
@@ -93,12 +113,13 @@ class EpisodicMemory:
 
     # ------------------------------------------------------------------ writing
     def add(self, task: int, phase: int, obs, action_mean, action_log_std, reward, td_error,
-            novelty, step=None) -> None:
+            novelty, step=None, action=None) -> None:
         """Offer a batch of ``N`` transitions of ``task`` (every array has leading dim ``N``).
 
         ``obs`` is (N, obs_dim), ``action_mean``/``action_log_std`` are (N, action_dim),
         ``reward``/``td_error``/``novelty`` are (N,); ``step`` (N,) is the learner's timestep of
-        each transition, or None to store the arrival index within the task.
+        each transition, or None to store the arrival index within the task; ``action``
+        (N, action_dim) is the action executed in the env, or None when not recorded (NaN).
         """
         task, phase = _check_index("task", task), _check_index("phase", phase)
         obs = _check_float("obs", obs, (None, self.obs_dim))
@@ -112,6 +133,8 @@ class EpisodicMemory:
             "novelty": _check_float("novelty", novelty, (n,)),
             "phase": np.full(n, phase, dtype=np.int32),
         }
+        if action is not None:
+            batch["action"] = _check_float("action", action, (n, self.action_dim))
         store = self._store(task)
         if step is None:
             batch["step"] = store.seen + np.arange(n, dtype=np.int64)
@@ -174,7 +197,7 @@ class EpisodicMemory:
             else:
                 parts = [self._stores[t].view(name) for t in tasks]
             width = {"obs": (self.obs_dim,), "action_mean": (self.action_dim,),
-                     "action_log_std": (self.action_dim,)}.get(name, ())
+                     "action_log_std": (self.action_dim,), "action": (self.action_dim,)}.get(name, ())
             out[name] = (np.concatenate(parts) if parts
                          else np.empty((0, *width), dtype=_DTYPES[name]))
         return out
@@ -194,7 +217,7 @@ class EpisodicMemory:
                           for t, s in self._stores.items()}}
         payload = {"meta": np.array(json.dumps(meta))}
         for task, store in self._stores.items():
-            for name in _STORED_FIELDS:
+            for name in store.data:  # an optional field only if the task stores it
                 payload[f"task{task}.{name}"] = store.view(name)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
@@ -226,7 +249,10 @@ class EpisodicMemory:
                     store.rng.bit_generator.state = info["rng"]
                     store._reserve(int(info["size"]))
                     store.seen, store.size = int(info["seen"]), int(info["size"])
-                    for name in _STORED_FIELDS:
+                    for name in _OPTIONAL_FIELDS:
+                        if f"task{key}.{name}" in npz.files:
+                            store.add_optional(name)
+                    for name in store.data:
                         values = npz[f"task{key}.{name}"]
                         if len(values) != store.size:
                             raise ValueError(f"task {key} field {name} holds {len(values)} rows, "

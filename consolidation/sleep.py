@@ -7,6 +7,9 @@ teacher's distributions into the student with each sample's plasticity scaled by
 dopamine/acetylcholine-like gain, and (4) optionally downscales the student's synapses
 (Hill, Tononi and Ghilardi 2008). Earlier tasks keep the targets stored at their own sleep:
 the cortex has moved on since, and that trace is all that is left of them.
+
+With ``target="taken_actions"`` (the ``scratch_student`` ablation) there is no teacher: step
+(1) is skipped and the student clones the actions the agent executed in wake.
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ from agents.subcortical import SubcorticalPolicy, gaussian_kl
 from consolidation.memory import EpisodicMemory
 from consolidation.neuromodulation import Neuromodulator
 
-LOSSES = ("kl", "mse")
+LOSSES = ("kl", "mse")  # with the teacher's distributions as targets
+TAKEN_ACTION_LOSSES = ("nll", "mse")  # with the executed actions as targets
+TARGETS = ("teacher", "taken_actions")
+_SQUASH_EPSILON = 1e-6  # keeps atanh of a squashed action finite
 _DRAW_SAMPLES = 1 << 16  # replay indices drawn per call of the generator (see Sleep.run)
 
 
@@ -51,7 +57,9 @@ class Sleep:
         updates: gradient updates of the student per sleep phase.
         batch_size: replayed memories per update.
         learning_rate: the student's Adam learning rate before gating.
-        loss: ``kl`` (KL(teacher || student) of the Gaussians) or ``mse`` (on the means).
+        loss: with the teacher: ``kl`` (KL(teacher || student) of the Gaussians) or ``mse`` (on
+            the means); with taken actions: ``nll`` (negative log-likelihood of the action under
+            the student's Gaussian) or ``mse`` (of the student's deterministic action).
         interleave: also replay earlier tasks' memories (else the current task only).
         gating: keyword arguments of :class:`consolidation.neuromodulation.Neuromodulator`
             (``mode``: on, off or shuffled; weights; gain bounds; priority exponent).
@@ -59,14 +67,20 @@ class Sleep:
         holdout_fraction: share of each task's memories kept out of replay to measure fidelity.
         max_loss: a loss above this (or not finite) stops sleep with :class:`DivergenceError`.
         log_every: updates between logged points of the loss and gain curves.
+        target: ``teacher`` (distil the cortex, relabelling the task just learned) or
+            ``taken_actions`` (behaviour cloning of the memories' executed actions; the teacher
+            is never called, and the held-out KL is to the stored behaviour distributions).
     """
 
     def __init__(self, updates: int = 2000, batch_size: int = 256, learning_rate: float = 1e-3,
                  loss: str = "kl", interleave: bool = True, gating: dict[str, Any] | None = None,
                  downscaling: float = 1.0, holdout_fraction: float = 0.1, max_loss: float = 1e6,
-                 log_every: int = 50) -> None:
-        if loss not in LOSSES:
-            raise ValueError(f"consolidation.loss={loss!r} is not allowed: expected one of {list(LOSSES)}")
+                 log_every: int = 50, target: str = "teacher") -> None:
+        if target not in TARGETS:
+            raise ValueError(f"consolidation.target={target!r} is not allowed: expected one of {list(TARGETS)}")
+        losses = LOSSES if target == "teacher" else TAKEN_ACTION_LOSSES
+        if loss not in losses:
+            raise ValueError(f"consolidation.loss={loss!r} is not allowed: expected one of {list(losses)}")
         for name, value in (("updates", updates), ("batch_size", batch_size), ("log_every", log_every)):
             if int(value) < 1:
                 raise ValueError(f"consolidation.{name}={value!r} is not allowed: expected an integer >= 1")
@@ -79,6 +93,7 @@ class Sleep:
                              "expected a float in [0, 1)")
         self.updates, self.batch_size, self.learning_rate = int(updates), int(batch_size), float(learning_rate)
         self.loss, self.interleave, self.downscaling = loss, bool(interleave), float(downscaling)
+        self.target = target
         self.gating = dict(gating or {})
         Neuromodulator(**self.gating)  # validate now, before any training
         self.holdout_fraction, self.max_loss, self.log_every = float(holdout_fraction), float(max_loss), int(log_every)
@@ -95,17 +110,25 @@ class Sleep:
             logger=None) -> SleepReport:
         """One night: refresh ``task``'s trace from ``teacher``, replay, distil into ``student``."""
         start = time.perf_counter()
-        current = memory.arrays([task])
-        memory.relabel(task, *teacher.action_distribution(current["obs"]))
+        if self.target == "teacher":
+            current = memory.arrays([task])
+            memory.relabel(task, *teacher.action_distribution(current["obs"]))
         tasks = memory.tasks if self.interleave else [task]
         data = memory.arrays(tasks)
+        fields = ["obs", "action_mean", "action_log_std"]
+        if self.target == "taken_actions":
+            fields.append("action")
+            missing = sorted({int(t) for t in data["task"][np.isnan(data["action"]).any(axis=1)]})
+            if missing:
+                raise ValueError(f"consolidation.target='taken_actions' needs the executed actions, but memories of "
+                                 f"tasks {missing} were stored without them")
         rng = np.random.default_rng(seed)
         train, heldout = _split(data["task"], self.holdout_fraction, rng)
         modulator = Neuromodulator(**{**self.gating, "seed": seed})
         gains = modulator.gains(data["td_error"][train], data["novelty"][train])
         probabilities = modulator.priorities(gains)
 
-        tensors = {k: torch.as_tensor(data[k]) for k in ("obs", "action_mean", "action_log_std")}
+        tensors = {k: torch.as_tensor(data[k]) for k in fields}
         gains_t = torch.as_tensor(gains, dtype=torch.float32)
         optimizer = torch.optim.Adam(student.parameters(), lr=self.learning_rate)
         train_t = torch.as_tensor(train)
@@ -147,6 +170,8 @@ class Sleep:
 
     def _loss(self, student: SubcorticalPolicy, tensors: dict[str, torch.Tensor], index: torch.Tensor):
         mean, log_std = student(tensors["obs"][index])
+        if self.target == "taken_actions":
+            return taken_action_loss(student, mean, log_std, tensors["action"][index], self.loss)
         teacher_mean, teacher_log_std = tensors["action_mean"][index], tensors["action_log_std"][index]
         if self.loss == "mse":
             return ((mean - teacher_mean) ** 2).sum(-1)
@@ -162,6 +187,25 @@ class Sleep:
             kl = gaussian_kl(tensors["action_mean"][index], tensors["action_log_std"][index], mean, log_std)
             result[int(task)] = float(kl.mean())
         return result
+
+
+def taken_action_loss(student: SubcorticalPolicy, mean: torch.Tensor, log_std: torch.Tensor, action: torch.Tensor,
+                      loss: str) -> torch.Tensor:
+    """Per-sample behaviour-cloning loss of the student (``mean``, ``log_std``) on executed actions.
+
+    ``nll``: -log N(action; mean, std), summed over action dimensions. Its expectation over
+    actions drawn from the behaviour policy is H(behaviour) + KL(behaviour || student): the
+    teacher's KL estimated from one sampled action per state instead of the distribution. For
+    a squashing (SAC) student the Gaussian is the pre-squash one, so the action is mapped back
+    by atanh (the tanh Jacobian does not depend on the student). An action clipped to the box
+    counts as the bound itself. ``mse``: squared error of the student's deterministic action
+    (its mean, or tanh of it when squashing) to the executed action.
+    """
+    if loss == "mse":
+        return (((mean.tanh() if student.squash else mean) - action) ** 2).sum(-1)
+    if student.squash:
+        action = torch.atanh(action.clamp(-1.0 + _SQUASH_EPSILON, 1.0 - _SQUASH_EPSILON))
+    return (log_std + 0.5 * ((action - mean) / log_std.exp()) ** 2 + 0.5 * math.log(2 * math.pi)).sum(-1)
 
 
 def _split(task_ids: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

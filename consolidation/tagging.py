@@ -81,8 +81,15 @@ class MemoryTaggingCallback(BaseCallback):
     """Tag every wake transition of an SB3 learner and offer it to ``memory`` (``task``, ``phase``).
 
     Stored per transition: observation, the cortical action distribution (mean and log std of the
-    Gaussian; for SAC, the Gaussian *before* the tanh squashing), reward, TD error, novelty, and
-    the learner's ``num_timesteps`` right after the step that produced it.
+    Gaussian; for SAC, the Gaussian *before* the tanh squashing), the action executed in the env,
+    reward, TD error, novelty, and the learner's ``num_timesteps`` right after the step that
+    produced it.
+
+    The executed action, in the env's units: PPO's rollout buffer holds the unclipped Gaussian
+    sample, which SB3 clips to the action box before stepping the env, so it is clipped here the
+    same way; SAC's replay buffer holds the squashed action rescaled to [-1, 1], mapped back to
+    the box (the same action when the box is [-1, 1]); SAC's random warm-up actions
+    (``learning_starts``) are stored too, since the agent took them.
 
     - PPO (on-policy): tags the whole rollout buffer at the end of each rollout, time-major.
       delta_t = r_t + gamma * V(s_{t+1}) * (1 - episode_start_{t+1}) - V(s_t), the last step using
@@ -164,11 +171,14 @@ class MemoryTaggingCallback(BaseCallback):
         td_error = buffer.rewards + model.gamma * next_values * next_nonterminal - values
         steps = model.num_timesteps - (n_steps - 1 - np.arange(n_steps)) * n_envs
         obs = buffer.observations.reshape(n_steps * n_envs, -1)
+        space = model.action_space
+        actions = np.clip(buffer.actions.reshape(n_steps * n_envs, -1), space.low, space.high)
         with th.no_grad():
             obs_t = th.as_tensor(obs, device=model.device)
             dist = model.policy.get_distribution(obs_t).distribution
             mean, log_std = dist.mean, dist.stddev.log()
-        self._store(obs, mean, log_std, buffer.rewards, td_error, np.repeat(steps, n_envs), started)
+        self._store(obs, mean, log_std, actions, buffer.rewards, td_error, np.repeat(steps, n_envs),
+                    started)
 
     # ------------------------------------------------------------------ off-policy
     def _tag_replay(self, rows_stored: int) -> None:
@@ -186,6 +196,7 @@ class MemoryTaggingCallback(BaseCallback):
         else:
             next_obs = buffer.next_observations[index]
         obs = buffer.observations[index].reshape(n, -1)
+        actions = model.policy.unscale_action(buffer.actions[index].reshape(n, -1))
         rewards = buffer.rewards[index].reshape(n)
         terminal = (buffer.dones[index] * (1 - buffer.timeouts[index])).reshape(n)
 
@@ -209,17 +220,18 @@ class MemoryTaggingCallback(BaseCallback):
             td_error = (target - q).cpu().numpy()
         steps = self._start_timesteps + (rows + 1) * buffer.n_envs
         self._rows_tagged = rows_stored
-        self._store(obs, mean, log_std, rewards, td_error, np.repeat(steps, buffer.n_envs), started)
+        self._store(obs, mean, log_std, actions, rewards, td_error, np.repeat(steps, buffer.n_envs),
+                    started)
 
     # ------------------------------------------------------------------ shared
-    def _store(self, obs, mean, log_std, rewards, td_error, steps, started: float) -> None:
+    def _store(self, obs, mean, log_std, actions, rewards, td_error, steps, started: float) -> None:
         n = len(obs)
         mean = mean.cpu().numpy().reshape(n, -1)
         log_std = np.broadcast_to(log_std.cpu().numpy(), mean.shape)
         rewards, td_error = np.asarray(rewards).reshape(n), np.asarray(td_error).reshape(n)
         novelty = self.novelty(obs)
         self.memory.add(self.task, self.phase, obs, mean, log_std, rewards, td_error, novelty,
-                        step=steps.astype(np.int64))
+                        step=steps.astype(np.int64), action=actions)
         self.transitions_tagged += n
         self.seconds_tagging += time.perf_counter() - started
         self.logger.record("tagging/transitions", self.transitions_tagged)

@@ -148,6 +148,49 @@ def test_float32_storage():
     assert memory.nbytes == 64 * per_item
 
 
+def test_executed_actions_stay_with_their_transition_and_round_trip(tmp_path):
+    memory = EpisodicMemory(capacity_per_task=40, obs_dim=OBS_DIM, action_dim=ACTION_DIM, seed=2)
+    for start in range(0, 300, 70):  # the reservoir overflows: slots are replaced at random
+        b = batch(start, min(70, 300 - start))
+        memory.add(0, 0, **b, action=-b["action_mean"] / 1000)
+    data = memory.arrays()
+    np.testing.assert_array_equal(data["action"], -data["action_mean"] / 1000)
+    np.testing.assert_array_equal(data["action"][:, 0], -data["step"].astype(np.float32) / 1000)
+    per_item = 4 * (OBS_DIM + 3 * ACTION_DIM + 3) + 4 + 8  # one more float per action dim
+    assert memory.nbytes == 40 * per_item
+    memory.save(tmp_path / "memory.npz")
+    loaded = EpisodicMemory.load(tmp_path / "memory.npz")
+    np.testing.assert_array_equal(loaded.arrays()["action"], data["action"])
+
+
+def test_action_is_optional_and_reads_nan_where_not_recorded(tmp_path):
+    memory = EpisodicMemory(capacity_per_task=100, obs_dim=OBS_DIM, action_dim=ACTION_DIM)
+    fill(memory, 0, 30, batch_size=10)  # as callers before the field existed
+    fill(memory, 1, 20, batch_size=20)
+    bytes_without = memory.nbytes
+    assert np.isnan(memory.arrays()["action"]).all() and memory.arrays()["action"].shape == (50, ACTION_DIM)
+    memory.save(tmp_path / "old.npz")  # a file with no action field, as written before it existed
+    assert np.isnan(EpisodicMemory.load(tmp_path / "old.npz").arrays()["action"]).all()
+    memory.add(0, 1, **batch(30, 10), action=np.full((10, ACTION_DIM), 0.5))
+    memory.add(0, 1, **batch(40, 5))  # then a batch without: NaN again
+    task0 = memory.arrays([0])
+    assert memory.nbytes > bytes_without  # only task 0 allocated the field
+    np.testing.assert_array_equal(np.isnan(task0["action"][:, 0]), (task0["step"] < 30) | (task0["step"] >= 40))
+    np.testing.assert_array_equal(task0["action"][(task0["step"] >= 30) & (task0["step"] < 40)], 0.5)
+    memory.save(tmp_path / "mixed.npz")
+    loaded = EpisodicMemory.load(tmp_path / "mixed.npz")
+    np.testing.assert_array_equal(loaded.arrays()["action"], memory.arrays()["action"])  # NaNs compare equal here
+
+
+@pytest.mark.parametrize("value, match", [(np.zeros((4, ACTION_DIM + 1)), "action has shape"),
+                                          (np.full((4, ACTION_DIM), np.nan), "action holds non-finite")])
+def test_bad_actions(value, match):
+    memory = EpisodicMemory(capacity_per_task=10, obs_dim=OBS_DIM, action_dim=ACTION_DIM)
+    with pytest.raises(ValueError, match=match):
+        memory.add(0, 0, **batch(0, 4), action=value)
+    assert len(memory) == 0
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"capacity_per_task": 0}, "capacity_per_task"),
     ({"capacity_per_task": 2.5}, "capacity_per_task"),

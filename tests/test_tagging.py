@@ -54,6 +54,7 @@ class RolloutSnapshot(BaseCallback):
             mean = policy.action_net(latent).numpy()
         self.rollouts.append({
             "obs": buffer.observations.copy(), "rewards": buffer.rewards.copy(),
+            "actions": buffer.actions.copy(),
             "values": buffer.values.copy(), "starts": buffer.episode_starts.copy(),
             "last_values": self.locals["values"].numpy().ravel().copy(),
             "dones": np.asarray(self.locals["dones"], dtype=np.float32).copy(),
@@ -129,6 +130,15 @@ def test_action_targets_are_the_policy_distribution(ppo_run):
     np.testing.assert_array_equal(data["novelty"][:ROLLOUT], 1.0)  # first batch: by convention
 
 
+def test_executed_actions_are_the_rollout_samples_clipped_to_the_action_box(ppo_run):
+    _, large, _, _, rollouts = ppo_run
+    stored = large.arrays()["action"]
+    raw = np.concatenate([r["actions"].reshape(ROLLOUT, ACTION_DIM) for r in rollouts])
+    # PPO's buffer keeps the unclipped Gaussian sample; the env got it clipped to [-1, 1]
+    assert (np.abs(raw) > 1).any() and (np.abs(raw) <= 1).any()
+    np.testing.assert_array_equal(stored, np.clip(raw, -1.0, 1.0).astype(np.float32))
+
+
 def test_tagging_does_not_change_the_learner():
     # built one after the other: building seeds torch's global RNG, learning consumes it
     plain = make_ppo(seed=5)
@@ -174,6 +184,9 @@ def test_sac_stores_every_transition_with_finite_td_errors():
     np.testing.assert_array_equal(data["reward"][-64:], last_rewards)
     assert np.isfinite(data["td_error"]).all() and np.abs(data["td_error"]).max() > 0
     assert np.isfinite(data["action_log_std"]).all()
+    # executed actions: the replay buffer's (squashed, in a [-1, 1] box), random warm-up ones included
+    np.testing.assert_array_equal(data["action"][-64:], np.roll(buffer.actions[:, 0], -buffer.pos, axis=0))
+    assert np.isfinite(data["action"]).all() and np.abs(data["action"]).max() <= 1
     # the last 5 TD errors, recomputed with SB3's own squashed-Gaussian log-probability
     rows = (buffer.pos - 1 - np.arange(5)) % 64
     obs, next_obs = (th.as_tensor(a[rows, 0], dtype=th.float32)

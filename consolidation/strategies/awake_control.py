@@ -1,0 +1,169 @@
+"""``awake_control``: the control every sleep effect is measured against (DESIGN.md section 3).
+
+"A sleep effect is claimed only against an awake control with the same number of updates."
+This strategy gives the student exactly the updates, batch size and step size of the sleep it
+replaces (``updates``, ``batch_size``, ``learning_rate``, ``loss`` as in ``replay_distill``),
+but online: each update distils the cortex into the student on ``batch_size`` *fresh* states,
+collected by running the cortex in the env of the wake phase just finished. Nothing is
+replayed (no memory is read, earlier tasks are not revisited) and nothing is gated. What
+differs from sleep is then only where the states come from: offline replay versus new
+experience.
+
+How the states are collected: the VecEnv the learner trained on in wake
+(``learner.model.env``, still attached) is reseeded with the phase's seed and reset, then
+stepped with actions *sampled* from the cortex's Gaussian (clipped to the action box; for
+SAC, tanh of the pre-squash sample, mapped to the box), drawn from the strategy's own seeded
+generator, so the visited states follow the same distribution as the wake experience that
+fills the memory. Episodes that end are reset by the VecEnv itself. Every state is used by
+exactly one update (a vectorised step gives ``n_envs`` states; those left over complete the
+next update's batch). The cortex's distribution computed to act is also the distillation
+target: the cortex does not change in this phase. After the updates, ``heldout_states``
+further fresh states measure the held-out KL. All env steps are counted in
+``SleepReport.env_steps`` (``takes_env_steps = True``).
+
+Stepping ``learner.model.env`` changes that env's state, which is harmless: the next wake
+builds a new env and ``set_env`` makes the learner reset it. The learner's weights are never
+changed. Because the env is reseeded and reset first, the states depend only on the cortex,
+the context and the seed, not on where wake left the env. A cortex loaded from a checkpoint
+(a resumed run) has no env attached: this phase then stops with a ValueError unless the
+experiment attaches an env of the last wake's context first.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from agents.guards import DivergenceError
+from agents.subcortical import SubcorticalPolicy, gaussian_kl
+from consolidation.memory import EpisodicMemory
+from consolidation.sleep import SleepReport
+from consolidation.strategies.base import Strategy, register
+
+LOSSES = ("kl", "mse")
+
+
+@register("awake_control")
+class AwakeControl(Strategy):
+    """Online distillation on fresh env states, with the update budget of the sleep it replaces.
+
+    Args:
+        updates: student gradient updates per phase (a protocol phase may set its own).
+        batch_size: fresh states per update.
+        learning_rate: the student's Adam learning rate.
+        loss: ``kl`` (KL(cortical || subcortical) of the Gaussians) or ``mse`` (on the means).
+        heldout_states: fresh states collected after the updates to measure the held-out KL.
+        max_loss: a loss above this (or not finite) stops the phase with :class:`DivergenceError`.
+        log_every: updates between logged points of the loss curve.
+    """
+
+    takes_env_steps = True
+
+    @dataclass
+    class Schema:
+        _target_: str = "consolidation.strategies.awake_control.AwakeControl"
+        updates: int = 2000
+        batch_size: int = 256
+        learning_rate: float = 1e-3
+        loss: str = "kl"
+        heldout_states: int = 2048
+        max_loss: float = 1e6
+        log_every: int = 50
+
+    def __init__(self, updates: int = 2000, batch_size: int = 256, learning_rate: float = 1e-3, loss: str = "kl",
+                 heldout_states: int = 2048, max_loss: float = 1e6, log_every: int = 50) -> None:
+        if loss not in LOSSES:
+            raise ValueError(f"consolidation.loss={loss!r} is not allowed: expected one of {list(LOSSES)}")
+        for name, value in (("updates", updates), ("batch_size", batch_size), ("heldout_states", heldout_states),
+                            ("log_every", log_every)):
+            if isinstance(value, bool) or int(value) != value or value < 1:
+                raise ValueError(f"consolidation.{name}={value!r} is not allowed: expected an integer >= 1")
+        if not (math.isfinite(learning_rate) and learning_rate > 0):
+            raise ValueError(f"consolidation.learning_rate={learning_rate!r} is not allowed: expected a float > 0")
+        self.updates, self.batch_size, self.learning_rate = int(updates), int(batch_size), float(learning_rate)
+        self.loss, self.heldout_states = loss, int(heldout_states)
+        self.max_loss, self.log_every = float(max_loss), int(log_every)
+
+    def sleep(self, student: SubcorticalPolicy, memory: EpisodicMemory, task: int, learner, seed: int,
+              logger=None, updates: int | None = None) -> SleepReport:
+        """``updates`` online distillation steps on fresh states of ``task``'s wake env; ``memory`` is not read."""
+        start = time.perf_counter()
+        updates = self.updates if updates is None else int(updates)
+        if updates < 1:
+            raise ValueError(f"updates={updates!r} is not allowed: expected an integer >= 1")
+        stream = _FreshStates(learner, seed)
+        optimizer = torch.optim.Adam(student.parameters(), lr=self.learning_rate)
+        report = SleepReport(updates, [], math.nan, {}, {}, 0.0)
+        for update in range(updates):
+            obs, mean, log_std = stream.take(self.batch_size)
+            loss = self._loss(student, obs, mean, log_std).mean()
+            value = float(loss.detach())
+            if not math.isfinite(value) or value > self.max_loss:
+                raise DivergenceError(f"awake control diverged at update {update}: loss={value!r} "
+                                      f"(limit {self.max_loss}); lower consolidation.learning_rate")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if update % self.log_every == 0 or update == updates - 1:
+                report.loss_curve.append(value)
+                if logger is not None:
+                    logger.record("sleep/loss", value)
+                    logger.dump(update)
+            report.final_loss = value
+        obs, mean, log_std = stream.take(self.heldout_states)
+        with torch.no_grad():
+            student_mean, student_log_std = student(obs)
+            report.heldout_kl = {int(task): float(gaussian_kl(mean, log_std, student_mean, student_log_std).mean())}
+        report.env_steps = stream.env_steps
+        report.seconds = time.perf_counter() - start
+        return report
+
+    def _loss(self, student: SubcorticalPolicy, obs, teacher_mean, teacher_log_std) -> torch.Tensor:
+        mean, log_std = student(obs)
+        if self.loss == "mse":
+            return ((mean - teacher_mean) ** 2).sum(-1)
+        return gaussian_kl(teacher_mean, teacher_log_std, mean, log_std)
+
+
+class _FreshStates:
+    """States visited by the cortex acting in its wake env, with its action distribution at each."""
+
+    def __init__(self, learner, seed: int) -> None:
+        self.learner, self.env = learner, learner.model.env
+        if self.env is None:
+            raise ValueError("awake_control needs the env of the wake phase just finished (learner.model.env), but "
+                             "the learner has none: a cortex loaded from a checkpoint (a resumed run) has no env")
+        space = self.env.action_space
+        self.low, self.high, self.squash = space.low, space.high, learner.algorithm == "sac"
+        self.rng = np.random.default_rng(seed)
+        self.env.seed(seed)
+        self.obs = self.env.reset()
+        self.env_steps = 0
+        self.queue: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.queued = 0
+
+    def take(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``n`` states never used before, with the cortex's mean and log-std there."""
+        while self.queued < n:
+            self._step()
+        parts = [np.concatenate(p) for p in zip(*self.queue, strict=True)]
+        self.queue = [tuple(p[n:] for p in parts)] if len(parts[0]) > n else []
+        self.queued = len(parts[0]) - n
+        return tuple(torch.as_tensor(p[:n]) for p in parts)
+
+    def _step(self) -> None:
+        obs = np.asarray(self.obs, dtype=np.float32)
+        mean, log_std = self.learner.action_distribution(obs)
+        sample = mean + np.exp(log_std) * self.rng.standard_normal(mean.shape)
+        if self.squash:  # SAC: tanh of the pre-squash sample, in [-1, 1], mapped to the box
+            action = self.low + 0.5 * (np.tanh(sample) + 1.0) * (self.high - self.low)
+        else:  # PPO: the Gaussian sample clipped to the box, as SB3 does
+            action = np.clip(sample, self.low, self.high)
+        self.obs, _, _, _ = self.env.step(action.astype(self.env.action_space.dtype))
+        self.env_steps += len(obs)
+        self.queue.append((obs, mean.astype(np.float32), log_std.astype(np.float32)))
+        self.queued += len(obs)
