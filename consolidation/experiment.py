@@ -143,7 +143,7 @@ class Experiment:
 
     def _check_resources(self, obs_dim: int, action_dim: int) -> None:
         """Warn before any work if the memory (RAM) or the checkpoints (disk) may not fit."""
-        per_transition = 4 * (obs_dim + 2 * action_dim + 3) + 4 + 8  # float32 fields, phase, step
+        per_transition = 4 * (obs_dim + 3 * action_dim + 3) + 4 + 8  # float32 fields, phase, step
         memory_bytes = self.memory_capacity * len(self.tasks) * per_transition
         saving_phases = sum(p.kind != "test" for p in self.protocol)
         actor = _mlp_parameters([obs_dim, *self.learner.net_arch, action_dim])
@@ -239,6 +239,10 @@ class Experiment:
     def _sleep(self, phase, index: int, student, memory, last_wake: str | None, logger):
         if last_wake is None:
             raise ValueError(f"protocol phase {index} is a sleep before any wake: nothing to consolidate")
+        if self.strategy.takes_env_steps and self.learner.model.get_env() is None:
+            # a resumed run loads the cortex without its env: the awake control needs the last wake's
+            # context back (it reseeds and resets it, so a fresh env gives the same states)
+            self.learner.model.set_env(_make_vec(self.family, [last_wake], self.learner.n_envs, self.seed + index))
         return self.strategy.sleep(student, memory, self.tasks.index(last_wake), self.learner, self.seed + index,
                                    logger, updates=phase.updates)
 

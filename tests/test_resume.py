@@ -71,3 +71,18 @@ def test_corrupted_checkpoint_is_detected_and_recomputed(tmp_path, reference):
     assert again.returncode == 0
     assert "memory.npz does not match its checksum" in again.stderr
     assert _numbers(tmp_path) == reference
+
+
+def test_awake_control_resumes_after_a_kill_in_its_sleep(tmp_path):
+    """The awake control steps the last wake's env in sleep; a resumed cortex has none attached."""
+    def run(run_dir, crash_at=None):
+        env = {k: v for k, v in os.environ.items() if k != "MOTORSLEEP_CRASH_AT"}
+        if crash_at:
+            env["MOTORSLEEP_CRASH_AT"] = crash_at
+        return subprocess.run([sys.executable, str(ROOT / "scripts" / "run.py"), "experiment=smoke",
+                               "consolidation=awake_control", f"hydra.run.dir={run_dir}"],
+                              capture_output=True, text=True, timeout=300, env=env)
+    assert run(tmp_path / "whole").returncode == 0
+    assert run(tmp_path / "killed", "2:before_checkpoint").returncode == -signal.SIGKILL
+    assert run(tmp_path / "killed").returncode == 0
+    assert _numbers(tmp_path / "killed") == _numbers(tmp_path / "whole")

@@ -79,7 +79,7 @@ def test_resource_guard_warns_before_start_when_memory_or_disk_would_not_fit(tmp
     experiment._check_resources(obs_dim=12, action_dim=2)
     err = capsys.readouterr().err
     assert "episodic memory may reach" in err and "checkpoints may need" in err
-    assert experiment.resources["memory_bytes_max"] == 4_000_000_000 * 2 * (4 * (12 + 4 + 3) + 12)
+    assert experiment.resources["memory_bytes_max"] == 4_000_000_000 * 2 * (4 * (12 + 6 + 3) + 12)
 
 
 def test_resource_guard_is_quiet_for_the_defaults(tmp_path, capsys):
