@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,8 +108,13 @@ class Sleep:
         return clone
 
     def run(self, student: SubcorticalPolicy, memory: EpisodicMemory, task: int, teacher, seed: int,
-            logger=None) -> SleepReport:
-        """One night: refresh ``task``'s trace from ``teacher``, replay, distil into ``student``."""
+            logger=None, extra_loss: Callable[[SubcorticalPolicy], torch.Tensor] | None = None) -> SleepReport:
+        """One night: refresh ``task``'s trace from ``teacher``, replay, distil into ``student``.
+
+        ``extra_loss`` (a strategy's extension point, e.g. a penalty on the student's own weights)
+        is called with the student at every update; its scalar is added to the gated distillation
+        loss, unscaled by the gains, and counts towards ``max_loss``. None leaves the loop as is.
+        """
         start = time.perf_counter()
         if self.target == "teacher":
             current = memory.arrays([task])
@@ -145,6 +151,8 @@ class Sleep:
             index = train_t[picked]
             per_sample = self._loss(student, tensors, index)
             loss = (gains_t[picked] * per_sample).mean()
+            if extra_loss is not None:
+                loss = loss + extra_loss(student)
             value = float(loss.detach())
             if not math.isfinite(value) or value > self.max_loss:
                 raise DivergenceError(f"sleep diverged at update {update}: loss={value!r} "
