@@ -110,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.table_only:
         total = len(args.strategies) * len(args.seeds)
         done, started = 0, time.perf_counter()
-        for strategy in args.strategies:
-            for seed in args.seeds:
+        for seed in args.seeds:  # seeds outermost: an interrupted comparison stays balanced
+            for strategy in args.strategies:
                 seconds = run_one(args.experiment, strategy, seed, args.out / strategy / f"seed{seed}", args.overrides)
                 done += 1
                 elapsed = time.perf_counter() - started
