@@ -60,16 +60,29 @@ def test_killed_run_resumes_to_the_same_results(tmp_path, reference, crash_at):
         assert (tmp_path / "logs_resumed_1" / "progress.csv").is_file()
 
 
-def test_corrupted_checkpoint_is_detected_and_recomputed(tmp_path, reference):
-    assert _run(tmp_path).returncode == 0
-    damaged = tmp_path / "phases" / "02_sleep" / "memory.npz"
-    data = bytearray(damaged.read_bytes())
+def _flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
-    damaged.write_bytes(bytes(data))
+    path.write_bytes(bytes(data))
+
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
+
+
+@pytest.mark.parametrize("damage,file,message", [
+    (_flip_a_byte, "02_sleep/memory.npz", "memory.npz does not match its checksum"),
+    (_truncate, "00_wake_A/cortical.zip", "cortical.zip does not match its checksum"),
+    (Path.unlink, "04_wake_B/subcortical.pt", "subcortical.pt does not match its checksum"),
+    (_truncate, "05_test/phase.json", "phase.json is unreadable"),
+])
+def test_damaged_checkpoint_is_detected_by_name_and_recomputed(tmp_path, reference, damage, file, message):
+    assert _run(tmp_path).returncode == 0
+    damage(tmp_path / "phases" / file)
     (tmp_path / "results.json").unlink()
     again = _run(tmp_path)
-    assert again.returncode == 0
-    assert "memory.npz does not match its checksum" in again.stderr
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert message in again.stderr
     assert _numbers(tmp_path) == reference
 
 
