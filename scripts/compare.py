@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from consolidation.records import write_text_atomic
+from consolidation.records import replace_readme_block, write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = {  # column -> (policy, how to read it from results.json)
@@ -101,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "compare")
     parser.add_argument("--table-only", action="store_true", help="no training: tabulate what is in --out")
+    parser.add_argument("--save", type=Path, help="also copy runs.csv and table.md to this folder (e.g. results/)")
+    parser.add_argument("--readme", action="store_true", help="write the table into README.md (compare block)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run (after --)")
     args = parser.parse_args(argv)
     available = {p.stem for p in (ROOT / "configs" / "consolidation").glob("*.yaml")}
@@ -123,6 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     text = table(runs, args.strategies)
     write_text_atomic(args.out / "table.md", text + "\n")
     print(text)
+    for folder in [args.save] if args.save else []:
+        write_text_atomic(folder / "runs.csv", runs.to_csv(index=False))
+        write_text_atomic(folder / "table.md", text + "\n")
+    if args.readme:
+        replace_readme_block("compare", f"experiment `{args.experiment}`, mean ± std over seeds\n\n{text}")
     return 0
 
 
