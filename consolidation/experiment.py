@@ -303,7 +303,8 @@ class Experiment:
             "family": self.family.family, "seed": self.seed,
             "phases": phases, "rows": [row["after"] for row in rows], "trained_rows": trained,
             "R": {p: m.tolist() for p, m in matrices.items()}, "evaluations": rows, "anchors": anchors,
-            "metrics": {**results.summarise(matrices, trained, self.tasks, student.n_parameters, cortical_params),
+            "metrics": {**results.summarise(matrices, trained, self.tasks, student.n_parameters, cortical_params,
+                                           last_learned=_last_wake_context(self.protocol)),
                         "savings": results.savings_by_context(self.protocol, phases)},
             "parameters": {"cortical_actor": cortical_params, "subcortical": student.n_parameters,
                            "cortical_multiply_adds": self.learner.multiply_adds(),
@@ -311,6 +312,11 @@ class Experiment:
             "timings": {p["name"] + f"#{p['index']}": p["seconds"] for p in phases},
             "resources": self.resources,
         }
+
+
+def _last_wake_context(protocol: Protocol) -> str | None:
+    wakes = [p.context for p in protocol if p.kind == "wake"]
+    return wakes[-1] if wakes else None
 
 
 def _mlp_parameters(widths: list[int]) -> int:

@@ -36,15 +36,22 @@ def trained_rows(protocol: Protocol, tasks: list[str]) -> dict[str, list[int | N
 
 
 def summarise(matrices: dict[str, np.ndarray], trained: dict[str, list[int | None]], tasks: list[str],
-              student_parameters: int, cortical_parameters: int) -> dict[str, Any]:
-    """Headline metrics of both policies (consolidation/metrics.py definitions)."""
+              student_parameters: int, cortical_parameters: int, last_learned: str | None = None) -> dict[str, Any]:
+    """Headline metrics of both policies (consolidation/metrics.py definitions).
+
+    Average forgetting and backward transfer leave out ``last_learned``, the context of the
+    protocol's last wake: nothing was learned after it, so its "forgetting" is only the change
+    a trailing sleep or test makes, and counting it would dilute the average (the same rule as
+    leaving out the final task in Continual World-style averages).
+    """
     summary: dict[str, Any] = {}
     for policy, r_matrix in matrices.items():
         rows_of = trained[policy]
+        earlier = [None if task == last_learned else row for task, row in zip(tasks, rows_of, strict=True)]
         summary[policy] = {
             "average_performance": metrics.average_performance(r_matrix),
-            "average_forgetting": metrics.average_forgetting(r_matrix, rows_of),
-            "backward_transfer": metrics.backward_transfer(r_matrix, rows_of),
+            "average_forgetting": metrics.average_forgetting(r_matrix, earlier),
+            "backward_transfer": metrics.backward_transfer(r_matrix, earlier),
             "forgetting": [float(v) for v in metrics.forgetting_per_task(r_matrix, rows_of)],
             "retention": {t: (metrics.retention(r_matrix, j, rows_of[j]) if rows_of[j] is not None
                               else float("nan")) for j, t in enumerate(tasks)},
@@ -106,6 +113,15 @@ def _steps_to(curve: dict[str, list], threshold: float) -> float:
     if not curve["steps"] or np.isnan(threshold):
         return float("nan")
     return metrics.steps_to_threshold(curve["steps"], curve["score"], threshold)
+
+
+def metrics_of(saved: dict[str, Any]) -> dict[str, Any]:
+    """The headline metrics recomputed from a saved ``results.json`` (R, rows, tasks, phases), so
+    that runs finished under older code are compared under the current definitions."""
+    matrices = {p: np.array(saved["R"][p], dtype=float) for p in POLICIES}
+    wakes = [p["context"] for p in saved["phases"] if p["kind"] == "wake"]
+    return summarise(matrices, saved["trained_rows"], saved["tasks"], saved["parameters"]["subcortical"],
+                     saved["parameters"]["cortical_actor"], last_learned=wakes[-1] if wakes else None)
 
 
 def _test_row_after(phases, phase_index: int) -> int | None:

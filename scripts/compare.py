@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from consolidation.records import replace_readme_block, write_text_atomic
+from consolidation.results import metrics_of
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = {  # column -> (policy, how to read it from results.json)
@@ -65,8 +66,14 @@ def collect(out: Path) -> pd.DataFrame:
     rows = []
     for path in sorted(out.glob("*/seed*/results.json")):
         results = json.loads(path.read_text())
+        results["metrics"] = {**results["metrics"], **metrics_of(results)}  # current metric definitions
         row = {"strategy": path.parent.parent.name, "seed": results["seed"]}
+        # a strategy that never slept has an untrained student: its student columns mean nothing
+        slept = any(p["kind"] == "sleep" and not p.get("skipped", False) for p in results["phases"])
         for name, read in METRICS.items():
+            if not slept and ("student" in name or name.startswith("fidelity")):
+                row[name] = math.nan
+                continue
             try:
                 value = read(results)
             except (KeyError, IndexError, TypeError):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from consolidation.protocol import Protocol
-from consolidation.results import performance_matrices, trained_rows
+from consolidation.results import metrics_of, performance_matrices, summarise, trained_rows
 
 
 def wake(context, steps=10):
@@ -54,3 +54,28 @@ def test_performance_matrices_follow_rows_and_task_order():
 def test_bad_protocols_are_refused_with_the_field_named(phases, field):
     with pytest.raises(ValueError, match=field.replace("[", r"\[").replace("]", r"\]")):
         Protocol(phases)
+
+
+def test_average_forgetting_leaves_out_the_last_learned_context():
+    # rows: after wake A, sleep, wake B, sleep; the cortex drops A from 1.0 to 0.6 while learning B
+    cortex = np.array([[1.0, -1.0], [1.0, -1.0], [0.6, 0.8], [0.6, 0.8]])
+    student = np.array([[0.0, 0.0], [0.9, -1.0], [0.9, -1.0], [0.85, 0.7]])
+    trained = {"cortical": [0, 2], "subcortical": [1, 3]}
+    summary = summarise({"cortical": cortex, "subcortical": student}, trained, ["A", "B"], 10, 100,
+                        last_learned="B")
+    assert summary["cortical"]["average_forgetting"] == pytest.approx(0.4)  # A only: 1.0 - 0.6
+    assert summary["subcortical"]["average_forgetting"] == pytest.approx(0.05)  # 0.9 - 0.85
+    assert summary["cortical"]["forgetting"] == pytest.approx([0.4, 0.0])  # B's own entry is still reported
+    assert summary["cortical"]["retention"]["A"] == pytest.approx(0.6)
+    assert summary["fidelity"]["A"] == pytest.approx(0.9 / 1.0)
+
+
+def test_metrics_recomputed_from_a_saved_results_file_match_the_run():
+    saved = {"R": {"cortical": [[1.0, -1.0], [1.0, -1.0], [0.6, 0.8], [0.6, 0.8]],
+                   "subcortical": [[0.0, 0.0], [0.9, -1.0], [0.9, -1.0], [0.85, 0.7]]},
+             "trained_rows": {"cortical": [0, 2], "subcortical": [1, 3]}, "tasks": ["A", "B"],
+             "phases": [{"kind": "wake", "context": "A"}, {"kind": "test"}, {"kind": "sleep"}, {"kind": "test"},
+                        {"kind": "wake", "context": "B"}, {"kind": "test"}, {"kind": "sleep"}, {"kind": "test"}],
+             "parameters": {"subcortical": 10, "cortical_actor": 100}}
+    assert metrics_of(saved)["cortical"]["average_forgetting"] == pytest.approx(0.4)
+    assert metrics_of(saved)["parameter_ratio"] == pytest.approx(0.1)
