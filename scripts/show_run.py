@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from consolidation.records import replace_readme_block
+from consolidation.results import metrics_of
 from consolidation.summary import format_results
 
 
@@ -24,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     if not path.is_file():
         parser.error(f"{path} does not exist: expected the directory of a finished run")
     results = json.loads(path.read_text())
+    results["metrics"] = {**results["metrics"], **metrics_of(results)}  # current metric definitions
     table = format_results(results)
     print(table)
     if args.readme:
