@@ -27,19 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def write_json_atomic(path: str | Path, payload: Any) -> None:
     """Write JSON to a temporary file in the same directory, fsync it, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=1, sort_keys=False, allow_nan=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, json.dumps(payload, indent=1, allow_nan=True) + "\n")
 
 
 def git_revision() -> dict[str, Any]:
