@@ -180,10 +180,8 @@ class Sleep:
         mean, log_std = student(tensors["obs"][index])
         if self.target == "taken_actions":
             return taken_action_loss(student, mean, log_std, tensors["action"][index], self.loss)
-        teacher_mean, teacher_log_std = tensors["action_mean"][index], tensors["action_log_std"][index]
-        if self.loss == "mse":
-            return ((mean - teacher_mean) ** 2).sum(-1)
-        return gaussian_kl(teacher_mean, teacher_log_std, mean, log_std)
+        return distillation_loss(mean, log_std, tensors["action_mean"][index], tensors["action_log_std"][index],
+                                 self.loss)
 
     @torch.no_grad()
     def _heldout_kl(self, student, tensors, task_ids: np.ndarray, rows: np.ndarray) -> dict[int, float]:
@@ -214,6 +212,15 @@ def taken_action_loss(student: SubcorticalPolicy, mean: torch.Tensor, log_std: t
     if student.squash:
         action = torch.atanh(action.clamp(-1.0 + _SQUASH_EPSILON, 1.0 - _SQUASH_EPSILON))
     return (log_std + 0.5 * ((action - mean) / log_std.exp()) ** 2 + 0.5 * math.log(2 * math.pi)).sum(-1)
+
+
+def distillation_loss(mean: torch.Tensor, log_std: torch.Tensor, teacher_mean: torch.Tensor,
+                      teacher_log_std: torch.Tensor, loss: str) -> torch.Tensor:
+    """Per-sample distance of the student's Gaussian to the teacher's: ``kl`` is
+    KL(teacher || student), ``mse`` the squared distance of the means (summed over actions)."""
+    if loss == "mse":
+        return ((mean - teacher_mean) ** 2).sum(-1)
+    return gaussian_kl(teacher_mean, teacher_log_std, mean, log_std)
 
 
 def _split(task_ids: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

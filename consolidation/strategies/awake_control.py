@@ -41,10 +41,8 @@ import torch
 from agents.guards import DivergenceError
 from agents.subcortical import SubcorticalPolicy, gaussian_kl
 from consolidation.memory import EpisodicMemory
-from consolidation.sleep import SleepReport
+from consolidation.sleep import LOSSES, SleepReport, distillation_loss
 from consolidation.strategies.base import Strategy, register
-
-LOSSES = ("kl", "mse")
 
 
 @register("awake_control")
@@ -123,10 +121,7 @@ class AwakeControl(Strategy):
         return report
 
     def _loss(self, student: SubcorticalPolicy, obs, teacher_mean, teacher_log_std) -> torch.Tensor:
-        mean, log_std = student(obs)
-        if self.loss == "mse":
-            return ((mean - teacher_mean) ** 2).sum(-1)
-        return gaussian_kl(teacher_mean, teacher_log_std, mean, log_std)
+        return distillation_loss(*student(obs), teacher_mean, teacher_log_std, self.loss)
 
 
 class _FreshStates:
