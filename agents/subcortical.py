@@ -78,6 +78,9 @@ class SubcorticalPolicy(nn.Module):
         torch.save({"spec": self.spec(), "state_dict": self.state_dict()}, tmp)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it owner-only: keep shared folders readable
         os.replace(tmp, path)
 
     @classmethod

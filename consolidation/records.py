@@ -7,6 +7,7 @@ produced it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import json
 import os
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,20 +68,36 @@ def provenance(seed: int) -> dict[str, Any]:
     }
 
 
-def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write text through a temporary file in the same directory and a rename."""
+@contextlib.contextmanager
+def atomic_path(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; on success it is fsynced, given the usual
+    permissions (``0o666`` less the umask, not mkstemp's owner-only ``0o600``, so that a shared
+    cache or results folder stays readable) and renamed over ``path``; on failure it is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
+        yield Path(tmp)
+        with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write text through a temporary file in the same directory and a rename."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
 
 
 def replace_readme_block(name: str, body: str, readme: str | Path = ROOT / "README.md") -> None:

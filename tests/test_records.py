@@ -32,3 +32,20 @@ def test_json_is_written_whole_and_provenance_names_what_matters(tmp_path):
     assert json.loads(path.read_text()) == {"a": [1, 2]}
     record = provenance(seed=7)
     assert record["seed"] == 7 and record["packages"]["stable-baselines3"] and record["torch_threads"] >= 1
+
+
+def test_atomic_files_get_the_usual_permissions_not_owner_only(tmp_path):
+    import os
+
+    from consolidation.memory import EpisodicMemory
+
+    mask = os.umask(0o022)
+    try:
+        write_json_atomic(tmp_path / "r.json", {"a": 1})
+        memory = EpisodicMemory(4, 2, 1)
+        memory.save(tmp_path / "m.npz")
+        for name in ("r.json", "m.npz"):
+            assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    finally:
+        os.umask(mask)
