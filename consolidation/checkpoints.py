@@ -16,7 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from consolidation.records import write_json_atomic
+import torch
+
+from consolidation.records import atomic_path, write_json_atomic
 
 MARKER = "phase.json"
 
@@ -44,7 +46,7 @@ def finish(folder: Path, state: dict[str, Any]) -> None:
     """Seal a phase: manifest every file written so far, then write ``phase.json`` atomically."""
     manifest = {}
     for path in sorted(folder.iterdir()):
-        if path.name != MARKER and path.is_file() and not path.name.endswith(".tmp"):
+        if path.name != MARKER and path.is_file() and not path.name.startswith("."):  # not temporaries
             with open(path, "rb") as handle:
                 os.fsync(handle.fileno())
             manifest[path.name] = {"bytes": path.stat().st_size, "sha256": sha256(path)}
@@ -76,3 +78,15 @@ def verified_state(folder: Path) -> dict[str, Any] | None:
 
 def _warn(message: str) -> None:
     print(f"motorsleep: {message}", file=sys.stderr)
+
+
+def save_tensors(state: dict[str, Any], path: Path) -> None:
+    """Tensors and numbers with ``torch.save``, under a temporary name, then renamed."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def save_sb3(model, path: Path) -> None:
+    """SB3's zip, written under a temporary name and renamed."""
+    with atomic_path(path, suffix=".tmp.zip") as tmp:  # SB3 appends .zip to any other name
+        model.save(tmp)

@@ -8,7 +8,8 @@ R (cortical and subcortical). Every phase leaves a checkpoint; the run ends with
 
 from __future__ import annotations
 
-import functools
+import contextlib
+import inspect
 import json
 import os
 import random
@@ -21,11 +22,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import configure
-from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.utils import set_random_seed
-from stable_baselines3.common.vec_env import DummyVecEnv
 
 from agents.cortex import CorticalLearner
 from agents.evaluation import evaluate, normalised_score
@@ -33,6 +31,7 @@ from agents.guards import DivergenceError, DivergenceGuard
 from agents.reference import baseline_return, reference_return
 from agents.subcortical import SubcorticalPolicy
 from consolidation import checkpoints, results
+from consolidation.cache import PhaseCache, PhaseKeys
 from consolidation.curves import LearningCurveCallback
 from consolidation.memory import EpisodicMemory
 from consolidation.protocol import Protocol
@@ -40,6 +39,7 @@ from consolidation.records import provenance, write_json_atomic
 from consolidation.strategies import Strategy
 from consolidation.tagging import MemoryTaggingCallback, RunningNovelty
 from envs.family import TaskFamily
+from envs.vector import make_vec
 
 
 class Experiment:
@@ -53,17 +53,24 @@ class Experiment:
         seed: seeds numpy, torch, the envs and the learner.
         run_dir: where checkpoints, logs and results go.
         log_formats: SB3 logger outputs (``log`` writes its stdout table to a file).
+        torch_threads: torch CPU threads (fixed: results are reproducible for a given count).
+        cache: the shared-phase cache (None or disabled: every phase is computed).
     """
 
     def __init__(self, env: TaskFamily, agent: CorticalLearner, consolidation: Strategy, protocol: Protocol,
                  student_hidden: list[int], memory_capacity: int, eval_episodes: int, seed: int,
-                 run_dir: str | Path, log_formats: list[str] | None = None, torch_threads: int = 1) -> None:
+                 run_dir: str | Path, log_formats: list[str] | None = None, torch_threads: int = 1,
+                 cache: PhaseCache | None = None) -> None:
         self.family, self.learner, self.strategy, self.protocol = env, agent, consolidation, protocol
         self.student_hidden = [int(h) for h in student_hidden]
         self.memory_capacity, self.eval_episodes, self.seed = int(memory_capacity), int(eval_episodes), int(seed)
         self.run_dir = Path(run_dir)
         self.log_formats = list(log_formats or ["log", "csv", "tensorboard"])
         self.torch_threads = int(torch_threads)
+        self.cache = cache
+        #: the resolved config minus what cannot change a result (consolidation.cache.run_identity);
+        #: the phase cache keys on it, so it stays unused until scripts/run.py sets it
+        self.identity: dict[str, Any] | None = None
         self.tasks = protocol.contexts
         self._validate()
 
@@ -114,32 +121,96 @@ class Experiment:
         phases = [state["record"] for state in finished]
         wakes = [p.context for p in self.protocol.phases[:len(finished)] if p.kind == "wake"]
         last_wake = wakes[-1] if wakes else None
+        keys = self._phase_keys()
         for index in range(len(finished), len(self.protocol)):
             phase = self.protocol.phases[index]
             # each phase starts from a seed of its own: a resumed phase replays exactly
             phase_seed = self.seed * 1000 + index
             set_random_seed(phase_seed)
             start = time.perf_counter()
-            record: dict[str, Any] = {"index": index, "kind": phase.kind, "name": phase.name}
-            row = None
-            if phase.kind == "wake":
-                record.update(self._wake(phase, index, memory, novelty, logger, phase_seed, last_wake, anchors))
-                last_wake = phase.context
-            elif phase.kind == "sleep":
-                report = self._sleep(phase, index, student, memory, last_wake, logger)
-                record.update(self._sleep_record(report))
-            else:
-                row = self._test(student, anchors, after=phases[-1]["name"] if phases else "start")
-                rows.append(row)
-            record["seconds"] = time.perf_counter() - start
-            phases.append(record)
-            crash_point(f"{index}:before_checkpoint")
-            self._checkpoint(index, phase, student, memory, {"record": record, "row": row,
-                                                             "novelty": novelty.state_dict()})
-            crash_point(f"{index}:after_checkpoint")
+            with self._claimed(keys, index):
+                reused = self._reuse(keys, index, phase, student, memory, novelty, logger)
+                if reused is not None:
+                    student, memory, record, row = reused
+                else:
+                    record, row = self._compute(phase, index, student, memory, novelty, logger, phase_seed,
+                                                last_wake, anchors, phases)
+                    if keys is not None:
+                        record["cache"] = {"hit": False, "key": keys[index]}
+                if phase.kind == "wake":
+                    last_wake = phase.context
+                if row is not None:
+                    rows.append(row)
+                record["seconds"] = time.perf_counter() - start
+                phases.append(record)
+                crash_point(f"{index}:before_checkpoint")
+                folder = self._checkpoint(index, phase, student, memory, {"record": record, "row": row,
+                                                                          "novelty": novelty.state_dict()})
+                crash_point(f"{index}:after_checkpoint")
+                if keys is not None and reused is None:
+                    self.cache.put(keys[index], folder)
         outcome = self._results(rows, phases, anchors, student)
         write_json_atomic(self.run_dir / "results.json", outcome)
         return outcome
+
+    def _compute(self, phase, index: int, student, memory, novelty, logger, phase_seed: int,
+                 last_wake: str | None, anchors, phases) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """Live through one phase: its record, and its test row (None unless a test)."""
+        record: dict[str, Any] = {"index": index, "kind": phase.kind, "name": phase.name}
+        row = None
+        if phase.kind == "wake":
+            record.update(self._wake(phase, index, memory, novelty, logger, phase_seed, last_wake, anchors))
+        elif phase.kind == "sleep":
+            report = self._sleep(phase, index, student, memory, last_wake, logger)
+            record.update(self._sleep_record(report))
+        else:
+            row = self._test(student, anchors, after=phases[-1]["name"] if phases else "start")
+        return record, row
+
+    # -- the shared-phase cache (consolidation/cache.py) -------------------------------------
+    def _phase_keys(self) -> PhaseKeys | None:
+        """Every phase's cache key, or None when the cache is off or the run has no config identity."""
+        if self.cache is None or not self.cache.enabled:
+            return None
+        if self.identity is None:
+            print("motorsleep: the phase cache is not used: this experiment has no config identity "
+                  "(scripts/run.py sets it)", file=sys.stderr)
+            return None
+        phases = [{"kind": p.kind, "context": p.context, "steps": p.steps, "updates": p.updates}
+                  for p in self.protocol.phases]
+        return PhaseKeys(self.identity, phases, self.tasks, self.strategy.shares_wake,
+                         inspect.getfile(type(self.strategy)))
+
+    def _claimed(self, keys: PhaseKeys | None, index: int):
+        return contextlib.nullcontext() if keys is None else self.cache.claim(keys[index])
+
+    def _reuse(self, keys: PhaseKeys | None, index: int, phase, student, memory, novelty, logger):
+        """Load phase ``index`` from the cache: (student, memory, record, row), or None on a miss.
+
+        A wake entry gives the cortex and what the wake wrote to the memory; an entry shared with
+        another strategy leaves this run's strategy state and earlier memory rows alone.
+        """
+        found = None if keys is None else self.cache.get(keys[index])
+        if found is None:
+            return None
+        folder, state = found
+        if phase.kind == "wake":
+            self.learner.load(folder / "cortical.zip")
+            self.learner.model.set_logger(logger)
+            cached = EpisodicMemory.load(folder / "memory.npz")
+            if keys.shared(index):
+                memory.adopt_wake(cached, self.tasks.index(phase.context), index)
+            else:
+                memory = cached
+                self.strategy.load_state_dict(torch.load(folder / "strategy.pt", weights_only=True))
+        elif phase.kind == "sleep":
+            student = SubcorticalPolicy.load(folder / "subcortical.pt")
+            memory = EpisodicMemory.load(folder / "memory.npz")
+            self.strategy.load_state_dict(torch.load(folder / "strategy.pt", weights_only=True))
+        novelty.load_state_dict(state["novelty"])
+        record = {**state["record"], "cache": {"hit": True, "key": keys[index],
+                                               "computed_seconds": state["record"]["seconds"]}}
+        return student, memory, record, state["row"]
 
     def _check_resources(self, obs_dim: int, action_dim: int) -> None:
         """Warn before any work if the memory (RAM) or the checkpoints (disk) may not fit."""
@@ -205,7 +276,7 @@ class Experiment:
     def _wake(self, phase, index: int, memory: EpisodicMemory, novelty: RunningNovelty, logger,
               phase_seed: int, previous_context: str | None, anchors: dict[str, dict[str, float]]) -> dict:
         contexts = self.strategy.wake_contexts(phase.context, self.tasks)
-        venv = _make_vec(self.family, contexts, self.learner.n_envs, phase_seed)
+        venv = make_vec(self.family, contexts, self.learner.n_envs, phase_seed)
         if self.learner.model is None:
             self.learner.build(venv, self.seed)
             self.learner.model.set_logger(logger)
@@ -242,7 +313,7 @@ class Experiment:
         if self.strategy.takes_env_steps and self.learner.model.get_env() is None:
             # a resumed run loads the cortex without its env: the awake control needs the last wake's
             # context back (it reseeds and resets it, so a fresh env gives the same states)
-            self.learner.model.set_env(_make_vec(self.family, [last_wake], self.learner.n_envs, self.seed + index))
+            self.learner.model.set_env(make_vec(self.family, [last_wake], self.learner.n_envs, self.seed + index))
         return self.strategy.sleep(student, memory, self.tasks.index(last_wake), self.learner, self.seed + index,
                                    logger, updates=phase.updates)
 
@@ -280,18 +351,19 @@ class Experiment:
             env.close()
         return row
 
-    def _checkpoint(self, index: int, phase, student, memory, state: dict[str, Any]) -> None:
+    def _checkpoint(self, index: int, phase, student, memory, state: dict[str, Any]) -> Path:
         """Write the phase's files (a test changes nothing, so it writes only its row), then seal."""
         folder = checkpoints.phase_folder(self.run_dir, index, phase.name)
         checkpoints.begin(folder)
         if phase.kind != "test":
             if self.learner.model is not None:
-                _save_sb3_atomic(self.learner.model, folder / "cortical.zip")
+                checkpoints.save_sb3(self.learner.model, folder / "cortical.zip")
             student.save(folder / "subcortical.pt")
-            _save_tensors_atomic(self.strategy.state_dict(), folder / "strategy.pt")
+            checkpoints.save_tensors(self.strategy.state_dict(), folder / "strategy.pt")
             crash_point(f"{index}:mid_checkpoint")
             memory.save(folder / "memory.npz")
         checkpoints.finish(folder, state)
+        return folder
 
     # -- results ---------------------------------------------------------------------------
     def _results(self, rows, phases, anchors, student: SubcorticalPolicy) -> dict[str, Any]:
@@ -323,20 +395,6 @@ def _mlp_parameters(widths: list[int]) -> int:
     return sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
 
 
-def _save_tensors_atomic(state: dict[str, Any], path: Path) -> None:
-    """Tensors and numbers with ``torch.save``, under a temporary name, then renamed."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def _save_sb3_atomic(model, path: Path) -> None:
-    """SB3's zip, written under a temporary name and renamed."""
-    tmp = path.with_name(path.name + ".tmp.zip")
-    model.save(tmp)
-    os.replace(tmp, path)
-
-
 def crash_point(tag: str) -> None:
     """Fault injection for the resume tests: SIGKILL this process at ``tag`` when
     ``MOTORSLEEP_CRASH_AT`` names it (e.g. ``2:mid_checkpoint``). A no-op otherwise."""
@@ -346,23 +404,6 @@ def crash_point(tag: str) -> None:
 
 def _anchor_args(anchor: dict[str, float]) -> dict[str, float]:
     return {"base_return": anchor["base"], "reference_return": anchor["reference"]}
-
-
-def _make_vec(family: TaskFamily, labels: list[str], n_envs: int, seed: int):
-    """``n_envs`` envs of the given contexts, dealt round-robin (several contexts: multitask)."""
-    if len(labels) == 1:
-        return make_vec_env(family.env_id, n_envs=n_envs, seed=seed, env_kwargs=family.env_kwargs_for(labels[0]))
-    if n_envs < len(labels):
-        raise ValueError(f"agent.n_envs={n_envs} is too small to step {len(labels)} contexts together: "
-                         f"expected at least {len(labels)}")
-    makers = [functools.partial(_monitored, family, labels[i % len(labels)]) for i in range(n_envs)]
-    venv = DummyVecEnv(makers)
-    venv.seed(seed)
-    return venv
-
-
-def _monitored(family: TaskFamily, label: str):
-    return Monitor(family.make_env(label))
 
 
 def _seed_everything(seed: int) -> None:

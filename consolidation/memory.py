@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+
+from consolidation.records import atomic_path
 
 _FORMAT_VERSION = 1
 _FLOAT_FIELDS = ("obs", "action_mean", "action_log_std", "reward", "td_error", "novelty")
@@ -156,6 +157,33 @@ class EpisodicMemory:
         store.view("action_mean")[:] = _check_float("action_mean", action_mean, shape)
         store.view("action_log_std")[:] = _check_float("action_log_std", action_log_std, shape)
 
+    def adopt_wake(self, source: EpisodicMemory, task: int, phase: int) -> None:
+        """Take over what wake phase ``phase`` wrote for ``task`` from ``source``, a memory that
+        lived through the same wake in another run (the shared-phase cache).
+
+        A wake writes only its own task's store, and which slots it overwrites depends only on
+        that task's counters and generator, never on the stored values. So the rows ``source``
+        wrote in ``phase``, its counters and its generator are taken; every other row stays as
+        it is here (a sleep of this run may have relabelled it).
+        """
+        theirs = source._stores.get(_check_index("task", task))
+        if theirs is None:
+            raise ValueError(f"task={task!r} is not allowed: the source memory holds tasks {source.tasks}")
+        mine = self._store(task)
+        written = theirs.view("phase") == phase
+        if theirs.size < mine.size or (~written[mine.size:]).any():
+            raise ValueError(f"the source memory's task {task} does not continue this one "
+                             f"({mine.size} rows here, {theirs.size} there, some not written in phase {phase})")
+        for name in _OPTIONAL_FIELDS:
+            if name in theirs.data:
+                mine.add_optional(name)
+        mine._reserve(theirs.size)
+        for name, array in mine.data.items():
+            incoming = theirs.view(name)
+            array[: theirs.size][written] = incoming[written]
+        mine.size, mine.seen = theirs.size, theirs.seen
+        mine.rng.bit_generator.state = theirs.rng.bit_generator.state
+
     # ------------------------------------------------------------------ reading
     @property
     def tasks(self) -> list[int]:
@@ -219,16 +247,8 @@ class EpisodicMemory:
         for task, store in self._stores.items():
             for name in store.data:  # an optional field only if the task stores it
                 payload[f"task{task}.{name}"] = store.view(name)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **payload)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, **payload)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> EpisodicMemory:

@@ -89,6 +89,16 @@ class ProtocolSchema:
 
 
 @dataclass
+class CacheSchema:
+    """The shared-phase cache (consolidation/cache.py)."""
+
+    _target_: str = "consolidation.cache.PhaseCache"
+    dir: str = MISSING
+    enabled: bool = True
+    lock_timeout: float = -1.0
+
+
+@dataclass
 class ExperimentSchema:
     _target_: str = "consolidation.experiment.Experiment"
     _convert_: str = "all"
@@ -103,6 +113,7 @@ class ExperimentSchema:
     torch_threads: int = 1
     run_dir: str = "${hydra:runtime.output_dir}"
     log_formats: list[str] = field(default_factory=lambda: ["log", "csv", "tensorboard"])
+    cache: CacheSchema = field(default_factory=CacheSchema)
 
 
 def register() -> None:

@@ -41,12 +41,12 @@ from stable_baselines3.common.logger import Logger
 
 from agents.cortex import CorticalLearner
 from agents.subcortical import SubcorticalPolicy, gaussian_kl
-from consolidation.experiment import _make_vec
 from consolidation.memory import EpisodicMemory
 from consolidation.records import replace_readme_block, write_text_atomic
 from consolidation.sleep import Sleep
 from consolidation.tagging import MemoryTaggingCallback, RunningNovelty
 from envs.family import TaskFamily
+from envs.vector import make_vec
 
 ROOT = Path(__file__).resolve().parents[1]
 BARS = {"wake": 0.95, "sleep": 0.05, "student": 0.8, "fidelity": 0.95, "params": 0.10,
@@ -79,7 +79,7 @@ def swap_rng(state=None):
 
 def make_learner(agent: dict, family: TaskFamily, seed: int) -> CorticalLearner:
     learner = CorticalLearner(**{**agent, "progress_bar": False})  # every key of the agent config
-    learner.build(_make_vec(family, [family.labels[0]], learner.n_envs, seed), seed)
+    learner.build(make_vec(family, [family.labels[0]], learner.n_envs, seed), seed)
     learner.model.set_logger(Logger(folder=None, output_formats=[]))  # no output, no temp dir
     return learner
 

@@ -16,9 +16,10 @@ import hydra
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from agents.guards import DivergenceError
+from consolidation.cache import run_identity
 from consolidation.schema import register
 from consolidation.summary import format_results
 
@@ -30,6 +31,7 @@ def main(cfg: DictConfig) -> None:
     torch.set_num_threads(int(cfg.torch_threads))
     try:
         experiment = instantiate(cfg)  # every option validates itself here, before any training
+        experiment.identity = run_identity(OmegaConf.to_container(cfg, resolve=True))  # the cache's key
     except InstantiationException as error:
         _discard_unused_run_dir(Path(cfg.run_dir))
         cause = error.__cause__ if error.__cause__ is not None else error

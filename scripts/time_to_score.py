@@ -34,9 +34,10 @@ from stable_baselines3.common.logger import Logger
 from agents.cortex import CorticalLearner
 from agents.evaluation import evaluate, normalised_score
 from agents.reference import baseline_return, reference_return
-from consolidation.experiment import _make_vec, _seed_everything
+from consolidation.experiment import _seed_everything
 from consolidation.records import provenance, replace_readme_block, write_text_atomic
 from envs.family import TaskFamily
+from envs.vector import make_vec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,7 +61,7 @@ def measure(family: TaskFamily, label: str, agent: dict, anchor: dict, chunk: in
     """Train in chunks until the score reaches the threshold or training time reaches the cap."""
     _seed_everything(args.seed)
     learner = CorticalLearner(**{**agent, "progress_bar": False})
-    learner.build(_make_vec(family, [label], learner.n_envs, args.seed), args.seed)
+    learner.build(make_vec(family, [label], learner.n_envs, args.seed), args.seed)
     learner.model.set_logger(Logger(folder=None, output_formats=[]))
     env = family.make_env(label)
     wall = cpu = evaluation = 0.0

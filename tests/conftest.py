@@ -102,3 +102,18 @@ def rollout() -> Callable[..., Rollout]:
 def actions() -> Callable[[gymnasium.Env, int, int], np.ndarray]:
     """``actions(env, seed, n)``: see :func:`random_actions`."""
     return random_actions
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _phase_cache_off_unless_asked() -> Iterator[None]:
+    """Tests compute every phase (a cached phase would hide what they test) and never write the
+    repo's cache; tests of the cache pass ``cache.enabled=true cache.dir=<tmp>`` themselves."""
+    import os
+
+    before = os.environ.get("MOTORSLEEP_CACHE_ENABLED")
+    os.environ["MOTORSLEEP_CACHE_ENABLED"] = "false"
+    yield
+    if before is None:
+        os.environ.pop("MOTORSLEEP_CACHE_ENABLED", None)
+    else:
+        os.environ["MOTORSLEEP_CACHE_ENABLED"] = before

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -233,3 +235,40 @@ def test_bad_relabel_and_unknown_task():
         memory.relabel(1, np.zeros((5, ACTION_DIM)), np.zeros((5, ACTION_DIM)))
     with pytest.raises(ValueError, match="tasks"):
         memory.arrays([0, 3])
+
+
+def test_adopting_a_cached_wake_gives_the_memory_living_through_it_would_give():
+    plain = EpisodicMemory(capacity_per_task=40, obs_dim=OBS_DIM, action_dim=ACTION_DIM, seed=3)
+    relabelled = EpisodicMemory(capacity_per_task=40, obs_dim=OBS_DIM, action_dim=ACTION_DIM, seed=3)
+    for memory, relabel in ((plain, False), (relabelled, True)):
+        fill(memory, 0, 30, 7, phase=0)
+        fill(memory, 1, 25, 7, phase=1)
+        if relabel:
+            memory.relabel(0, np.full((30, ACTION_DIM), 9.0), np.full((30, ACTION_DIM), -9.0))
+    lived = relabelled  # lives through wake phase 2 itself ...
+    reused = copy.deepcopy(relabelled)  # ... while this one takes it from fine-tuning's run
+    for memory in (plain, lived):
+        for start in range(0, 50, 9):
+            memory.add(0, 2, **batch(100 + start, min(9, 50 - start)))
+    reused.adopt_wake(plain, 0, 2)
+    for name, expected in lived.arrays().items():
+        np.testing.assert_array_equal(reused.arrays()[name], expected, err_msg=name)
+    assert reused.count_seen(0) == lived.count_seen(0) == 80
+    # relabelled rows that wake 2 did not overwrite survive; the plain run's would differ
+    kept = reused.arrays([0])["phase"] == 0
+    assert kept.any() and (reused.arrays([0])["action_mean"][kept] == 9.0).all()
+    # the generator continues identically
+    for memory in (reused, lived):
+        memory.add(0, 3, **batch(500, 30))
+    np.testing.assert_array_equal(reused.arrays()["step"], lived.arrays()["step"])
+
+
+def test_adopting_from_a_memory_that_does_not_continue_this_one_fails():
+    here = EpisodicMemory(capacity_per_task=40, obs_dim=OBS_DIM, action_dim=ACTION_DIM)
+    fill(here, 0, 30, 7, phase=0)
+    other = EpisodicMemory(capacity_per_task=40, obs_dim=OBS_DIM, action_dim=ACTION_DIM)
+    fill(other, 0, 10, 7, phase=0)
+    with pytest.raises(ValueError, match="does not continue"):
+        here.adopt_wake(other, 0, 2)
+    with pytest.raises(ValueError, match="task=1"):
+        here.adopt_wake(other, 1, 2)

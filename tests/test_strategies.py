@@ -133,3 +133,26 @@ def test_every_strategy_runs_the_smoke_protocol(option, tmp_path):
                                       == config_options()[option])].takes_env_steps
     assert sleeps and all(p["env_steps"] == 0 for p in sleeps) or takes_env_steps
     assert np.isfinite(np.array(results["R"]["cortical"])).all()
+
+
+WAKE_HOOKS = ("wake_contexts", "on_wake_start", "wake_penalty", "on_wake_end")
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_a_strategy_that_shares_its_wakes_keeps_every_wake_hook_a_no_op(name):
+    """The phase cache reuses one wake for every ``shares_wake`` strategy: true only if none of
+    them acts in wake (a strategy that overrides a wake hook must not claim it)."""
+    from consolidation.strategies.base import Strategy
+
+    cls = STRATEGIES[name]
+    overridden = [hook for hook in WAKE_HOOKS if getattr(cls, hook) is not getattr(Strategy, hook)]
+    if cls.shares_wake:
+        assert not overridden, f"{name} claims shares_wake but overrides {overridden}"
+    else:
+        assert overridden, f"{name} keeps every wake hook a no-op: it should share its wakes"
+
+
+def test_fine_tuning_the_sleep_variants_and_the_sleep_ablations_share_their_wakes():
+    sharing = {name for name, cls in STRATEGIES.items() if cls.shares_wake}
+    assert sharing == {"none", "distill", "replay_distill", "gated", "full",
+                       "scratch_student", "awake_control"}

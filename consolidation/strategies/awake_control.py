@@ -60,6 +60,7 @@ class AwakeControl(Strategy):
     """
 
     takes_env_steps = True
+    shares_wake = True  # its wake is plain fine-tuning
 
     @dataclass
     class Schema:

@@ -52,6 +52,10 @@ class Strategy:
     #: True only for controls that interact with the env outside wake (the awake control):
     #: every other strategy's sleep must take no env step.
     takes_env_steps = False
+    #: True only when every wake hook is the base class's no-op, i.e. the wake is plain
+    #: fine-tuning: the shared-phase cache then reuses the wake phases of any other such
+    #: strategy (consolidation/cache.py). tests/test_strategies.py checks the claim.
+    shares_wake = False
 
     def wake_contexts(self, context: str, protocol_contexts: list[str]) -> list[str]:
         """Contexts stepped together in this wake phase (default: the phase's own)."""

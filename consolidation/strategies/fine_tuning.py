@@ -9,3 +9,5 @@ from consolidation.strategies.base import Strategy, register
 class FineTuning(Strategy):
     """The lower bound every other strategy is measured against: sleep phases do nothing, so
     the student stays untrained and only the cortex is scored meaningfully."""
+
+    shares_wake = True  # its wake is plain fine-tuning

@@ -7,7 +7,7 @@ conflicting context learned later. What is adapted to our protocol:
 
 - Each wake phase keeps its env-step budget (``steps``), but the experiment deals the
   protocol's contexts round-robin over the learner's ``n_envs`` copies of the env
-  (``consolidation/experiment.py``, ``_make_vec``): with 8 envs and contexts A, B, four envs
+  (``envs/vector.py``, ``make_vec``): with 8 envs and contexts A, B, four envs
   step A and four step B. So each context gets about ``steps / n_contexts`` of every wake,
   and the total budget equals that of the sequential strategies. ``n_envs`` must be at least
   the number of contexts. The mix is the same in every wake, in protocol order; the earlier

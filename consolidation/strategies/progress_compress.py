@@ -83,6 +83,8 @@ class ProgressCompress(SleepConsolidation):
         **sleep_kwargs: keywords of :class:`consolidation.sleep.Sleep` (the compress loop).
     """
 
+    shares_wake = False  # its wake re-initialises the active column: not plain fine-tuning
+
     DEFAULTS = {"interleave": False, "gating": {"mode": "off"}}
 
     @dataclass

@@ -21,6 +21,7 @@ class SleepConsolidation(Strategy):
     """
 
     DEFAULTS: dict[str, Any] = {}
+    shares_wake = True  # its wake is plain fine-tuning
 
     def __init__(self, **sleep_kwargs: Any) -> None:
         self.phase = Sleep(**{**self.DEFAULTS, **sleep_kwargs})

@@ -1,0 +1,201 @@
+"""The shared-phase cache: a phase that several runs need is computed once and reused.
+
+A finished phase (its sealed checkpoint folder: cortex, student, memory, strategy state and
+the phase's record or test row) is stored under a key that hashes everything that produced
+it: the run's config, the phase, the key of the phase before it, the seed, the source code
+of the parts involved and the versions of the numerical packages. A run that needs a phase
+with the same key loads it instead of computing it.
+
+Two chains of keys run side by side (:class:`PhaseKeys`):
+
+- the **full chain** hashes every phase before, so a sleep or test entry is reused only by a
+  run that is identical up to it (the same strategy, the same sleeps);
+- the **wake lane** hashes only the wake phases before, for strategies whose wake is plain
+  fine-tuning (``Strategy.shares_wake``: ``none``, the sleep variants, the sleep ablations and
+  the awake control). Sleep never changes the cortex, and a wake writes only its own task's
+  rows of the memory, so these strategies train the cortical learner once per seed between
+  them; :meth:`consolidation.memory.EpisodicMemory.adopt_wake` merges a cached wake's rows
+  into the memory of the run that reuses it (whose earlier rows a sleep may have relabelled).
+
+Two processes that need the same entry at the same time compute it once: the first holds a
+file lock on the key while it computes, the second waits and then finds the entry. An entry
+is copied under a temporary name and renamed into place, so a crashed process leaves no
+half-written entry, and every file is checked against its SHA-256 before it is trusted.
+
+The cortical model is SB3's zip, which unpickles some entries: share a cache directory only
+with people whose runs you would load anyway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from consolidation import checkpoints
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Source a wake phase of a wake-sharing strategy depends on (files, or folders of them).
+WAKE_SOURCES = ("envs", "agents", "consolidation/experiment.py", "consolidation/memory.py",
+                "consolidation/tagging.py", "consolidation/curves.py", "consolidation/protocol.py",
+                "consolidation/checkpoints.py", "consolidation/cache.py", "consolidation/strategies/base.py")
+#: Source any phase may depend on: the above plus sleep, gating and every strategy (modules that
+#: only read finished runs, such as metrics and reports, change no phase and are left out).
+FULL_SOURCES = (*WAKE_SOURCES, "consolidation/sleep.py", "consolidation/neuromodulation.py",
+                "consolidation/strategies")
+#: Packages whose version can change a number.
+NUMERIC_PACKAGES = ("numpy", "torch", "stable-baselines3", "gymnasium", "mujoco")
+#: Config keys that do not change what a run computes.
+NOT_IDENTITY = ("run_dir", "log_formats", "cache")
+AGENT_NOT_IDENTITY = ("progress_bar",)
+
+
+class PhaseCache:
+    """Where finished phases are kept and how they are shared: the ``cache`` config node.
+
+    Args:
+        dir: the cache directory (a shared filesystem lets every node of a cluster reuse phases).
+        enabled: False computes every phase and never reads or writes the cache.
+        lock_timeout: seconds to wait for another process computing the same phase
+            (negative: wait as long as it takes).
+    """
+
+    def __init__(self, dir: str | os.PathLike, enabled: bool = True, lock_timeout: float = -1.0) -> None:
+        if enabled and not str(dir):
+            raise ValueError("cache.dir='' is not allowed: expected a directory (or cache.enabled=false)")
+        self.root, self.enabled, self.lock_timeout = Path(dir), bool(enabled), float(lock_timeout)
+
+    def entry(self, key: str) -> Path:
+        return self.root / "entries" / key[:2] / key
+
+    @contextmanager
+    def claim(self, key: str) -> Iterator[None]:
+        """Hold ``key``'s lock: whoever holds it computes the phase; the others wait for the entry."""
+        locks = self.root / "locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(locks / f"{key}.lock"), timeout=self.lock_timeout):
+            yield
+
+    def get(self, key: str) -> tuple[Path, dict[str, Any]] | None:
+        """The verified entry folder and its sealed state, or None (a damaged entry is removed)."""
+        folder = self.entry(key)
+        if not folder.is_dir():
+            return None
+        state = checkpoints.verified_state(folder)
+        if state is None:
+            shutil.rmtree(folder, ignore_errors=True)
+        return None if state is None else (folder, state)
+
+    def put(self, key: str, sealed_folder: Path) -> None:
+        """Copy a sealed phase folder in as ``key``'s entry: under a temporary name, then renamed."""
+        target = self.entry(key)
+        if target.is_dir():
+            return
+        staging = self.root / "staging" / f"{key}.{uuid.uuid4().hex}"
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            shutil.copytree(sealed_folder, staging)
+            _crash_point("cache:before_rename")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+class PhaseKeys:
+    """The cache key of every phase of one run (see the module docstring for the two chains).
+
+    Args:
+        identity: the run's config without what does not change a result (:func:`run_identity`).
+        phases: the protocol's phases as plain dicts (kind, context, steps, updates).
+        tasks: the protocol's contexts, in task order.
+        shares_wake: the strategy's wake is plain fine-tuning (``Strategy.shares_wake``).
+        strategy_source: the file defining the strategy's class (part of the full chain, and
+            of the wake lane when the strategy's wake is its own).
+    """
+
+    def __init__(self, identity: dict[str, Any], phases: list[dict[str, Any]], tasks: list[str],
+                 shares_wake: bool, strategy_source: str | os.PathLike) -> None:
+        versions = package_versions()
+        wake_identity = {k: v for k, v in identity.items() if k not in ("consolidation", "student_hidden")}
+        full_root = _digest({"identity": identity, "tasks": tasks, "versions": versions,
+                             "code": source_digest(FULL_SOURCES)})
+        if shares_wake:
+            lane = _digest({"identity": wake_identity, "tasks": tasks, "versions": versions,
+                            "code": source_digest((*WAKE_SOURCES,))})
+        self.keys: list[str] = []
+        self.wake_keys: list[str | None] = []
+        full, last_context = full_root, None
+        for index, phase in enumerate(phases):
+            wake_key = None
+            if phase["kind"] == "wake":
+                if shares_wake:
+                    lane = _digest({"after": lane, "index": index, "phase": phase, "previous_context": last_context})
+                    wake_key = lane
+                else:
+                    wake_key = _digest({"after": full, "index": index, "phase": phase,
+                                        "strategy": source_digest((strategy_source,))})
+                last_context = phase["context"]
+            full = _digest({"after": full, "index": index, "phase": phase, "wake": wake_key})
+            self.keys.append(wake_key if wake_key is not None else full)
+            self.wake_keys.append(wake_key)
+        self.shares_wake = shares_wake
+
+    def __getitem__(self, index: int) -> str:
+        return self.keys[index]
+
+    def shared(self, index: int) -> bool:
+        """True when phase ``index``'s entry may come from a run with another strategy."""
+        return self.shares_wake and self.wake_keys[index] is not None
+
+
+def run_identity(config: dict[str, Any]) -> dict[str, Any]:
+    """The part of a resolved run config that can change a result (paths, logging and the
+    cache itself are left out; so is the progress bar)."""
+    identity = {k: v for k, v in config.items() if k not in NOT_IDENTITY and k != "hydra"}
+    if isinstance(identity.get("agent"), dict):
+        identity["agent"] = {k: v for k, v in identity["agent"].items() if k not in AGENT_NOT_IDENTITY}
+    return identity
+
+
+def source_digest(paths: tuple[str | os.PathLike, ...]) -> str:
+    """SHA-256 over the Python source under ``paths`` (files or folders, relative to the repo)."""
+    digest = hashlib.sha256()
+    files: list[Path] = []
+    for entry in paths:
+        path = Path(entry) if Path(entry).is_absolute() else ROOT / entry
+        files.extend(sorted(path.rglob("*.py")) if path.is_dir() else [path])
+    for file in sorted(set(files)):
+        digest.update(str(file.relative_to(ROOT)).encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {"python": sys.version.split()[0]}
+    for name in NUMERIC_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _digest(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _crash_point(tag: str) -> None:
+    from consolidation.experiment import crash_point  # fault injection shared with the resume tests
+
+    crash_point(tag)
