@@ -108,7 +108,9 @@ def built(tmp_path_factory):
             folder = tmp / "aba" / f"gap{gap}" / f"seed{seed}"
             folder.mkdir(parents=True)
             (folder / "results.json").write_text(json.dumps(aba_results(gap, seed, after_b + 0.1 * seed)))
-    timing = {"minutes_with_cache": 12.5, "minutes_without_cache": 48, "grid": "2 families x 2 strategies x 5 seeds"}
+    timing = {"minutes": 12.5, "runs": 20, "jobs": 2, "cache": True,
+              "cache_timing": {"grid": "reach x none gated x seed 100", "minutes_without_cache": 48.0,
+                               "minutes_with_cache": 20.25}}
     (tmp / "timing.json").write_text(json.dumps(timing))
     readme = tmp / "README.md"
     readme.write_text(README_TEXT)
@@ -266,12 +268,12 @@ def test_readme_without_markers_fails_by_name_and_is_left_as_it_was(built, tmp_p
     assert readme.read_text() == "# no block here\n"
 
 
-def test_timing_is_quoted_verbatim_and_na_when_absent(built):
+def test_timing_is_reported_as_measured_and_na_when_absent(built):
     text = (built["out"] / "report.md").read_text()
-    assert "12.5 min with the phase cache, 48 min without" in text
-    assert json.dumps(built["timing"]) in text
+    assert ("End-to-end benchmark time: 12.5 min for 20 runs on 2 worker(s) with the phase cache; the cache on a "
+            "smaller grid (reach x none gated x seed 100) in the same run: 48.0 min without, 20.2 min with it.") in text
     assert json.loads((built["out"] / "timing.json").read_text()) == built["timing"]
-    assert tables.timing_line(None) == "End-to-end benchmark time: n/a min with the phase cache, n/a min without."
+    assert tables.timing_line(None) == "End-to-end benchmark time: n/a."
     assert tables.read_timing(built["tmp"] / "missing.json") is None
 
 

@@ -86,9 +86,9 @@ def improvement_table(improvements: pd.DataFrame, family: str, order: Sequence[s
 
 
 def read_timing(path: str | Path | None) -> dict[str, Any] | None:
-    """The benchmark's timing JSON (``{"minutes_with_cache": x, "minutes_without_cache": y,
-    "grid": "...", ...}``), or None if no path is given or the file does not exist yet.
-    ValueError naming the file if it is not a JSON object."""
+    """The benchmark's ``timing.json`` (scripts/benchmark.py: ``minutes`` of the whole grid and,
+    when timed, ``cache_timing`` of a small grid with and without the phase cache), or None if no
+    path is given or the file does not exist yet. ValueError naming the file if it is not a JSON object."""
     if path is None or not Path(path).is_file():
         return None
     try:
@@ -101,14 +101,20 @@ def read_timing(path: str | Path | None) -> dict[str, Any] | None:
 
 
 def timing_line(timing: dict[str, Any] | None) -> str:
-    """One line: end-to-end minutes with and without the phase cache as the benchmark wrote
-    them (quoted verbatim, "n/a" when absent), then the whole timing object."""
-    timing = timing or {}
-    def quoted(key: str) -> str:
-        return "n/a" if timing.get(key) is None else str(timing[key])
-    line = (f"End-to-end benchmark time: {quoted('minutes_with_cache')} min with the phase cache, "
-            f"{quoted('minutes_without_cache')} min without")
-    return line + (f" (timing: `{json.dumps(timing)}`)." if timing else ".")
+    """What the benchmark measured, as it wrote it ("n/a" when absent): the grid's wall time on its
+    workers with the cache, and the small grid's time without and with the cache."""
+    if not timing:
+        return "End-to-end benchmark time: n/a."
+    def number(value: Any) -> str:
+        return "n/a" if value is None else f"{value:.1f}"
+    line = (f"End-to-end benchmark time: {number(timing.get('minutes'))} min for {timing.get('runs', 'n/a')} runs on "
+            f"{timing.get('jobs', 'n/a')} worker(s) with the phase cache")
+    cache = timing.get("cache_timing")
+    if cache:
+        line += (f"; the cache on a smaller grid ({cache.get('grid')}) in the same run: "
+                 f"{number(cache.get('minutes_without_cache'))} min without, "
+                 f"{number(cache.get('minutes_with_cache'))} min with it")
+    return line + "."
 
 
 def legend(reps: int, seed: int) -> str:

@@ -1,0 +1,58 @@
+"""scripts/benchmark.py: the grid it runs, its order, and a tiny real benchmark end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import benchmark  # noqa: E402
+
+
+def test_runs_that_compute_wakes_come_before_the_runs_that_reuse_them(tmp_path):
+    runs = benchmark.grid("bench", ["reach", "balance"], ["gated", "none", "ewc", "full"], [0, 1], tmp_path, [])
+    labels = [label for label, _, _ in runs]
+    assert len(labels) == len(set(labels)) == 16
+    first_follower = min(i for i, label in enumerate(labels) if "/gated/" in label or "/full/" in label)
+    assert all("/none/" in label or "/ewc/" in label for label in labels[:first_follower])
+    assert first_follower == 8
+    overrides = dict(item.split("=", 1) for item in runs[0][1])
+    assert overrides == {"experiment": "bench_reach", "env": "reach", "consolidation": "none", "seed": "0"}
+    assert runs[0][2] == tmp_path / "reach" / "none" / "seed0"
+
+
+def test_a_family_without_its_own_preset_uses_the_named_one():
+    assert benchmark.preset("bench", "balance") == "bench_balance"
+    assert benchmark.preset("smoke", "balance") == "smoke"
+
+
+def test_without_a_run_that_computes_the_shared_wakes_one_sleep_variant_leads(tmp_path):
+    runs = benchmark.grid("smoke", ["reach"], ["gated", "full"], [0], tmp_path, [])
+    assert [label for label, _, _ in runs] == ["reach/gated/seed0", "reach/full/seed0"]
+
+
+def test_a_tiny_benchmark_runs_every_run_once_and_records_its_time(tmp_path):
+    command = [sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--experiment", "smoke", "--families",
+               "reach", "--strategies", "none", "gated", "--seeds", "0", "--jobs", "1", "--out", str(tmp_path),
+               "--cache-dir", str(tmp_path / "cache")]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "done reach/none/seed0" in first.stdout and "done reach/gated/seed0" in first.stdout
+    gated = json.loads((tmp_path / "reach" / "gated" / "seed0" / "results.json").read_text())
+    assert [p["cache"]["hit"] for p in gated["phases"] if p["kind"] == "wake"] == [True, True]
+    assert (tmp_path / "reach" / "gated" / "seed0" / "config.yaml").is_file()
+    timing = json.loads((tmp_path / "timing.json").read_text())
+    assert timing["runs"] == 2 and timing["failed"] == 0 and timing["minutes"] > 0
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "2 already finished, 0 to run" in again.stdout
+
+
+def test_bad_arguments_name_the_flag_and_the_allowed_values():
+    completed = subprocess.run([sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--families", "swim"],
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 2
+    assert "--families ['swim'] are not allowed" in completed.stderr and "'balance'" in completed.stderr
