@@ -65,7 +65,20 @@ def provenance(seed: int) -> dict[str, Any]:
         "platform": platform.platform(),
         "torch_threads": torch.get_num_threads(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "hydra_job": hydra_job(),
     }
+
+
+def hydra_job() -> dict[str, Any] | None:
+    """This job's own overrides and number when Hydra runs it (under a launcher ``command`` is
+    the worker's argv, and for a sweep the whole sweep's): what reruns this one run."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    config = HydraConfig.get()
+    return {"overrides": list(config.overrides.task), "num": config.job.get("num"),
+            "launcher": config.runtime.choices.get("hydra/launcher")}
 
 
 @contextlib.contextmanager

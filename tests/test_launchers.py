@@ -54,6 +54,8 @@ def _assert_one_complete_run_per_seed(sweep_dir: Path) -> None:
         assert f"seed={seed}" in OmegaConf.load(job / ".hydra" / "overrides.yaml")
         run = json.loads((job / "run.json").read_text())
         assert run["seed"] == seed and run["torch_threads"] == 1
+        # the job's own overrides, not the worker's argv or the whole sweep's
+        assert f"seed={seed}" in run["hydra_job"]["overrides"] and run["hydra_job"]["num"] == number
         assert sorted(p.name for p in (job / "phases").iterdir()) == PHASES
         for phase in PHASES:
             assert (job / "phases" / phase / "phase.json").is_file(), (job, phase)  # sealed
