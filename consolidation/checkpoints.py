@@ -53,11 +53,13 @@ def finish(folder: Path, state: dict[str, Any]) -> None:
     write_json_atomic(folder / MARKER, {**state, "manifest": manifest})
 
 
-def verified_state(folder: Path) -> dict[str, Any] | None:
+def verified_state(folder: Path, missing_ok: bool = False) -> dict[str, Any] | None:
     """The sealed state of a finished phase, or None if it is unfinished or damaged.
 
     A damaged file (wrong size or hash) is reported on stderr by name, so that a user sees
-    why a phase is being recomputed.
+    why a phase is being recomputed. ``missing_ok``: a file of the manifest that is absent
+    is no damage (a copy of a run kept with only the files something reads, such as the
+    policies a figure renders); the files present must still match.
     """
     marker = folder / MARKER
     if not marker.is_file():
@@ -70,6 +72,8 @@ def verified_state(folder: Path) -> dict[str, Any] | None:
         return None
     for name, entry in manifest.items():
         path = folder / name
+        if missing_ok and not path.exists():
+            continue
         if not path.is_file() or path.stat().st_size != entry["bytes"] or sha256(path) != entry["sha256"]:
             _warn(f"{path} does not match its checksum in {marker}; recomputing the phase")
             return None

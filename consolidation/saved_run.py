@@ -64,10 +64,12 @@ class SavedRun:
         folders = sorted((self.run_dir / "phases").glob("*_*")) if (self.run_dir / "phases").is_dir() else []
         for folder in folders:
             match = _FOLDER.match(folder.name)
-            state = checkpoints.verified_state(folder) if match else None
+            # a kept copy may hold only some files (e.g. results/strip_run): those present must verify
+            state = checkpoints.verified_state(folder, missing_ok=True) if match else None
             if state is None:
                 continue
-            policies = tuple(p for p, file in POLICY_FILES.items() if file in state["manifest"])
+            policies = tuple(p for p, file in POLICY_FILES.items()
+                             if file in state["manifest"] and (folder / file).is_file())
             if policies:
                 phases.append(SavedPhase(int(match.group(1)), match.group(2), folder, policies))
         return phases
