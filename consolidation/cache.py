@@ -28,6 +28,7 @@ with people whose runs you would load anyway.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -168,8 +169,12 @@ def run_identity(config: dict[str, Any]) -> dict[str, Any]:
     return identity
 
 
+@functools.lru_cache(maxsize=None)
 def source_digest(paths: tuple[str | os.PathLike, ...]) -> str:
-    """SHA-256 over the Python source under ``paths`` (files or folders, relative to the repo)."""
+    """SHA-256 over the Python source under ``paths`` (files or folders, relative to the repo).
+
+    Read once per process, when the code was imported: a worker that lives through many runs
+    keeps keying on the code it runs, not on files edited on disk since."""
     digest = hashlib.sha256()
     files: list[Path] = []
     for entry in paths:
