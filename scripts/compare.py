@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "compare")
     parser.add_argument("--table-only", action="store_true", help="no training: tabulate what is in --out")
-    parser.add_argument("--save", type=Path, help="also copy runs.csv and table.md to this folder (e.g. results/)")
+    parser.add_argument("--save", type=Path,
+                        help="also copy runs.csv, table.md and every run's results.json to this folder (results/)")
     parser.add_argument("--readme", action="store_true", help="write the table into README.md (compare block)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run (after --)")
     args = parser.parse_args(argv)
@@ -135,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     for folder in [args.save] if args.save else []:
         write_text_atomic(folder / "runs.csv", runs.to_csv(index=False))
         write_text_atomic(folder / "table.md", text + "\n")
+        for path in sorted(args.out.glob("*/seed*/results.json")):  # what --table-only rebuilds from
+            copy = folder / path.relative_to(args.out)
+            if copy.resolve() != path.resolve():
+                write_text_atomic(copy, path.read_text())
     if args.readme:
         replace_readme_block("compare", f"experiment `{args.experiment}`, mean ± std over seeds\n\n{text}")
     return 0
