@@ -56,8 +56,9 @@ FULL_SOURCES = (*WAKE_SOURCES, "consolidation/sleep.py", "consolidation/neuromod
                 "consolidation/strategies")
 #: Packages whose version can change a number.
 NUMERIC_PACKAGES = ("numpy", "torch", "stable-baselines3", "gymnasium", "mujoco")
-#: Config keys that do not change what a run computes.
-NOT_IDENTITY = ("run_dir", "log_formats", "cache")
+#: Config keys that do not change what a run computes (the protocol does, but only through the
+#: phases up to the one keyed, which the chain of keys holds).
+NOT_IDENTITY = ("run_dir", "log_formats", "cache", "protocol")  # phases: in the chain of keys
 AGENT_NOT_IDENTITY = ("progress_bar",)
 
 
@@ -161,15 +162,15 @@ class PhaseKeys:
 
 
 def run_identity(config: dict[str, Any]) -> dict[str, Any]:
-    """The part of a resolved run config that can change a result (paths, logging and the
-    cache itself are left out; so is the progress bar)."""
+    """The part of a resolved run config that can change a result (paths, logging, the cache
+    itself and the progress bar are left out; the protocol is keyed phase by phase instead)."""
     identity = {k: v for k, v in config.items() if k not in NOT_IDENTITY and k != "hydra"}
     if isinstance(identity.get("agent"), dict):
         identity["agent"] = {k: v for k, v in identity["agent"].items() if k not in AGENT_NOT_IDENTITY}
     return identity
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def source_digest(paths: tuple[str | os.PathLike, ...]) -> str:
     """SHA-256 over the Python source under ``paths`` (files or folders, relative to the repo).
 

@@ -147,3 +147,14 @@ def test_a_crash_while_storing_leaves_no_entry_and_the_next_run_completes(tmp_pa
     done = _run(tmp_path / "after", cache, "consolidation=none")
     assert not any(_hits(done))
     assert len(list((cache / "entries").rglob("phase.json"))) == len(done["phases"])
+
+
+def test_protocols_that_begin_alike_share_their_first_phases():
+    """The phases before are in each key's chain: the protocol's later phases do not count (the ABA
+    gap presets share A's wake, and a protocol extended later reuses what it had computed)."""
+    def identity(phases: list) -> dict:
+        return run_identity({**IDENTITY, "protocol": {"phases": phases, "test_after_every_phase": True}})
+    base = _keys(identity(PHASES), PHASES)
+    longer = [*PHASES, {"kind": "wake", "context": "A", "steps": 256, "updates": None}]
+    other = _keys(identity(longer), longer)
+    assert other.keys[: len(PHASES)] == base.keys
