@@ -10,12 +10,14 @@ Two chains of keys run side by side (:class:`PhaseKeys`):
 
 - the **full chain** hashes every phase before, so a sleep or test entry is reused only by a
   run that is identical up to it (the same strategy, the same sleeps);
-- the **wake lane** hashes only the wake phases before, for strategies whose wake is plain
-  fine-tuning (``Strategy.shares_wake``: ``none``, the sleep variants, the sleep ablations and
-  the awake control). Sleep never changes the cortex, and a wake writes only its own task's
-  rows of the memory, so these strategies train the cortical learner once per seed between
-  them; :meth:`consolidation.memory.EpisodicMemory.adopt_wake` merges a cached wake's rows
-  into the memory of the run that reuses it (whose earlier rows a sleep may have relabelled).
+- the **wake lane** hashes only the wake phases before, for wakes that are plain fine-tuning
+  (``Strategy.plain_wake``: always for ``none``, the sleep variants, the sleep ablations and the
+  awake control; the first wake of the wake-penalty baselines and CLEAR, which have nothing to
+  protect yet). Sleep never changes the cortex, and a wake writes only its own task's rows of
+  the memory, so these wakes are trained once per seed for all strategies;
+  :meth:`consolidation.memory.EpisodicMemory.adopt_wake` merges a cached wake's rows into the
+  memory of the run that reuses it (whose earlier rows a sleep may have relabelled), and the
+  strategy's own wake hooks run on the loaded cortex (they change only the strategy's state).
 
 Two processes that need the same entry at the same time compute it once: the first holds a
 file lock on the key while it computes, the second waits and then finds the entry. An entry
@@ -114,51 +116,54 @@ class PhaseCache:
             shutil.rmtree(staging, ignore_errors=True)
 
 
-class PhaseKeys:
-    """The cache key of every phase of one run (see the module docstring for the two chains).
+class KeyChain:
+    """The cache keys of one run's phases, computed phase by phase (see the module docstring).
+
+    A wake is keyed on the wake lane, shared with other strategies, while every wake so far was
+    plain fine-tuning (``Strategy.plain_wake``); the first wake that is not leaves the lane for
+    good, and it and every later wake are keyed on the full chain with the strategy's source.
 
     Args:
         identity: the run's config without what does not change a result (:func:`run_identity`).
-        phases: the protocol's phases as plain dicts (kind, context, steps, updates).
         tasks: the protocol's contexts, in task order.
-        shares_wake: the strategy's wake is plain fine-tuning (``Strategy.shares_wake``).
-        strategy_source: the file defining the strategy's class (part of the full chain, and
-            of the wake lane when the strategy's wake is its own).
+        strategy_source: the file defining the strategy's class.
+        state: the chain after the phases a resumed run already finished (:meth:`state`).
     """
 
-    def __init__(self, identity: dict[str, Any], phases: list[dict[str, Any]], tasks: list[str],
-                 shares_wake: bool, strategy_source: str | os.PathLike) -> None:
+    def __init__(self, identity: dict[str, Any], tasks: list[str], strategy_source: str | os.PathLike,
+                 state: dict[str, Any] | None = None) -> None:
         versions = package_versions()
         wake_identity = {k: v for k, v in identity.items() if k not in ("consolidation", "student_hidden")}
-        full_root = _digest({"identity": identity, "tasks": tasks, "versions": versions,
+        self.full = _digest({"identity": identity, "tasks": tasks, "versions": versions,
                              "code": source_digest(FULL_SOURCES)})
-        if shares_wake:
-            lane = _digest({"identity": wake_identity, "tasks": tasks, "versions": versions,
-                            "code": source_digest((*WAKE_SOURCES,))})
-        self.keys: list[str] = []
-        self.wake_keys: list[str | None] = []
-        full, last_context = full_root, None
-        for index, phase in enumerate(phases):
-            wake_key = None
-            if phase["kind"] == "wake":
-                if shares_wake:
-                    lane = _digest({"after": lane, "index": index, "phase": phase, "previous_context": last_context})
-                    wake_key = lane
-                else:
-                    wake_key = _digest({"after": full, "index": index, "phase": phase,
-                                        "strategy": source_digest((strategy_source,))})
-                last_context = phase["context"]
-            full = _digest({"after": full, "index": index, "phase": phase, "wake": wake_key})
-            self.keys.append(wake_key if wake_key is not None else full)
-            self.wake_keys.append(wake_key)
-        self.shares_wake = shares_wake
+        self.lane: str | None = _digest({"identity": wake_identity, "tasks": tasks, "versions": versions,
+                                         "code": source_digest(WAKE_SOURCES)})
+        self.last_context: str | None = None
+        self.strategy_code = source_digest((str(strategy_source),))
+        if state is not None:
+            self.full, self.lane, self.last_context = state["full"], state["lane"], state["last_context"]
 
-    def __getitem__(self, index: int) -> str:
-        return self.keys[index]
+    def next(self, index: int, phase: dict[str, Any], plain: bool = False) -> tuple[str, bool]:
+        """Phase ``index``'s key, and whether its entry may come from another strategy's run;
+        ``plain``: the phase is a wake that is plain fine-tuning. Advances the chain."""
+        shared = False
+        if phase["kind"] == "wake":
+            if plain and self.lane is not None:
+                self.lane = _digest({"after": self.lane, "index": index, "phase": phase,
+                                     "previous_context": self.last_context})
+                key, shared = self.lane, True
+            else:
+                self.lane = None
+                key = _digest({"after": self.full, "index": index, "phase": phase, "strategy": self.strategy_code})
+            self.last_context = phase["context"]
+            self.full = _digest({"after": self.full, "index": index, "phase": phase, "wake": key})
+        else:
+            self.full = key = _digest({"after": self.full, "index": index, "phase": phase, "wake": None})
+        return key, shared
 
-    def shared(self, index: int) -> bool:
-        """True when phase ``index``'s entry may come from a run with another strategy."""
-        return self.shares_wake and self.wake_keys[index] is not None
+    def state(self) -> dict[str, Any]:
+        """What a resumed run needs to continue the chain (kept in each phase's record)."""
+        return {"full": self.full, "lane": self.lane, "last_context": self.last_context}
 
 
 def run_identity(config: dict[str, Any]) -> dict[str, Any]:

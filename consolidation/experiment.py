@@ -31,7 +31,7 @@ from agents.guards import DivergenceError, DivergenceGuard
 from agents.reference import baseline_return, reference_return
 from agents.subcortical import SubcorticalPolicy
 from consolidation import checkpoints, results
-from consolidation.cache import PhaseCache, PhaseKeys
+from consolidation.cache import KeyChain, PhaseCache
 from consolidation.curves import LearningCurveCallback
 from consolidation.memory import EpisodicMemory
 from consolidation.protocol import Protocol
@@ -121,22 +121,28 @@ class Experiment:
         phases = [state["record"] for state in finished]
         wakes = [p.context for p in self.protocol.phases[:len(finished)] if p.kind == "wake"]
         last_wake = wakes[-1] if wakes else None
-        keys = self._phase_keys()
+        chain = self._key_chain(phases)
         for index in range(len(finished), len(self.protocol)):
             phase = self.protocol.phases[index]
             # each phase starts from a seed of its own: a resumed phase replays exactly
             phase_seed = self.seed * 1000 + index
             set_random_seed(phase_seed)
             start = time.perf_counter()
-            with self._claimed(keys, index):
-                reused = self._reuse(keys, index, phase, student, memory, novelty, logger)
+            key, shared = None, False
+            if chain is not None:
+                plain = phase.kind == "wake" and self.strategy.plain_wake(self.tasks.index(phase.context))
+                key, shared = chain.next(index, _phase_spec(phase), plain)
+            with contextlib.nullcontext() if key is None else self.cache.claim(key):
+                reused = None if key is None else self._reuse(key, shared, index, phase, student, memory, novelty,
+                                                              logger)
                 if reused is not None:
                     student, memory, record, row = reused
                 else:
                     record, row = self._compute(phase, index, student, memory, novelty, logger, phase_seed,
                                                 last_wake, anchors, phases)
-                    if keys is not None:
-                        record["cache"] = {"hit": False, "key": keys[index]}
+                if key is not None:
+                    record["cache"] = {**record.get("cache", {}), "hit": reused is not None, "key": key,
+                                       "shared": shared, "chain": chain.state()}
                 if phase.kind == "wake":
                     last_wake = phase.context
                 if row is not None:
@@ -147,8 +153,8 @@ class Experiment:
                 folder = self._checkpoint(index, phase, student, memory, {"record": record, "row": row,
                                                                           "novelty": novelty.state_dict()})
                 crash_point(f"{index}:after_checkpoint")
-                if keys is not None and reused is None:
-                    self.cache.put(keys[index], folder)
+                if key is not None and reused is None:
+                    self.cache.put(key, folder)
         outcome = self._results(rows, phases, anchors, student)
         write_json_atomic(self.run_dir / "results.json", outcome)
         return outcome
@@ -168,29 +174,32 @@ class Experiment:
         return record, row
 
     # -- the shared-phase cache (consolidation/cache.py) -------------------------------------
-    def _phase_keys(self) -> PhaseKeys | None:
-        """Every phase's cache key, or None when the cache is off or the run has no config identity."""
+    def _key_chain(self, records: list[dict[str, Any]]) -> KeyChain | None:
+        """The chain of cache keys, continued after the finished phases of a resumed run; None
+        when the cache is off, the run has no config identity, or an earlier attempt ran without it."""
         if self.cache is None or not self.cache.enabled:
             return None
         if self.identity is None:
             print("motorsleep: the phase cache is not used: this experiment has no config identity "
                   "(scripts/run.py sets it)", file=sys.stderr)
             return None
-        phases = [{"kind": p.kind, "context": p.context, "steps": p.steps, "updates": p.updates}
-                  for p in self.protocol.phases]
-        return PhaseKeys(self.identity, phases, self.tasks, self.strategy.shares_wake,
-                         inspect.getfile(type(self.strategy)))
+        state = None
+        if records:
+            state = records[-1].get("cache", {}).get("chain")
+            if state is None:
+                print("motorsleep: the phase cache is not used: the finished phases ran without it",
+                      file=sys.stderr)
+                return None
+        return KeyChain(self.identity, self.tasks, inspect.getfile(type(self.strategy)), state)
 
-    def _claimed(self, keys: PhaseKeys | None, index: int):
-        return contextlib.nullcontext() if keys is None else self.cache.claim(keys[index])
-
-    def _reuse(self, keys: PhaseKeys | None, index: int, phase, student, memory, novelty, logger):
+    def _reuse(self, key: str, shared: bool, index: int, phase, student, memory, novelty, logger):
         """Load phase ``index`` from the cache: (student, memory, record, row), or None on a miss.
 
-        A wake entry gives the cortex and what the wake wrote to the memory; an entry shared with
-        another strategy leaves this run's strategy state and earlier memory rows alone.
+        A wake entry gives the cortex and what the wake wrote to the memory. A wake shared with
+        other strategies leaves this run's earlier memory rows alone, and this strategy's wake
+        hooks run on the loaded cortex (a plain wake's hooks change only the strategy's state).
         """
-        found = None if keys is None else self.cache.get(keys[index])
+        found = self.cache.get(key)
         if found is None:
             return None
         folder, state = found
@@ -198,8 +207,11 @@ class Experiment:
             self.learner.load(folder / "cortical.zip")
             self.learner.model.set_logger(logger)
             cached = EpisodicMemory.load(folder / "memory.npz")
-            if keys.shared(index):
-                memory.adopt_wake(cached, self.tasks.index(phase.context), index)
+            task = self.tasks.index(phase.context)
+            if shared:
+                memory.adopt_wake(cached, task, index)
+                self.strategy.on_wake_start(self.learner, memory, task)
+                self.strategy.on_wake_end(self.learner, memory, task)
             else:
                 memory = cached
                 self.strategy.load_state_dict(torch.load(folder / "strategy.pt", weights_only=True))
@@ -208,8 +220,7 @@ class Experiment:
             memory = EpisodicMemory.load(folder / "memory.npz")
             self.strategy.load_state_dict(torch.load(folder / "strategy.pt", weights_only=True))
         novelty.load_state_dict(state["novelty"])
-        record = {**state["record"], "cache": {"hit": True, "key": keys[index],
-                                               "computed_seconds": state["record"]["seconds"]}}
+        record = {**state["record"], "cache": {"computed_seconds": state["record"]["seconds"]}}
         return student, memory, record, state["row"]
 
     def _check_resources(self, obs_dim: int, action_dim: int) -> None:
@@ -384,6 +395,11 @@ class Experiment:
             "timings": {p["name"] + f"#{p['index']}": p["seconds"] for p in phases},
             "resources": self.resources,
         }
+
+
+def _phase_spec(phase) -> dict[str, Any]:
+    """What defines a protocol phase, for its cache key."""
+    return {"kind": phase.kind, "context": phase.context, "steps": phase.steps, "updates": phase.updates}
 
 
 def _last_wake_context(protocol: Protocol) -> str | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from consolidation.cache import PhaseCache, PhaseKeys, run_identity
+from consolidation.cache import KeyChain, PhaseCache, run_identity
 
 ROOT = Path(__file__).resolve().parents[1]
 # A-B-A with a reservoir that overflows on the second A: the cached wake of A must merge into
@@ -47,10 +47,11 @@ def relearn_runs(tmp_path_factory):
     """`none` fills the cache; `gated` reuses its wakes; `gated` again; `gated` without cache."""
     base = tmp_path_factory.mktemp("relearn")
     cache = base / "cache"
-    runs = {"none": _run(base / "none", cache, "consolidation=none", *RELEARN),
-            "gated": _run(base / "gated", cache, "consolidation=gated", *RELEARN),
-            "gated_again": _run(base / "gated_again", cache, "consolidation=gated", *RELEARN),
-            "gated_computed": _run(base / "gated_computed", None, "consolidation=gated", *RELEARN)}
+    runs = {"none": _run(base / "none", cache, "consolidation=none", *RELEARN)}
+    for name in ("gated", "gated_again", "ewc", "clear"):
+        runs[name] = _run(base / name, cache, f"consolidation={name.split('_')[0]}", *RELEARN)
+    for name in ("gated", "ewc", "clear"):
+        runs[f"{name}_computed"] = _run(base / f"{name}_computed", None, f"consolidation={name}", *RELEARN)
     return runs, cache
 
 
@@ -62,6 +63,16 @@ def test_a_sleep_variant_reuses_the_fine_tuning_wakes_and_gets_the_same_numbers(
     assert _hits(runs["gated"]) == [kind == "wake" for kind in kinds]
     assert _numbers(runs["gated"]) == _numbers(runs["gated_computed"])
     assert "cache" not in runs["gated_computed"]["phases"][0]
+
+
+@pytest.mark.parametrize("strategy", ["ewc", "clear"])
+def test_a_baseline_reuses_fine_tunings_first_wake_only_and_gets_the_same_numbers(relearn_runs, strategy):
+    """Before the first task ends EWC has no anchor and CLEAR nothing to clone: that wake is
+    plain fine-tuning, shared; their own hooks then run on the loaded cortex."""
+    runs, _ = relearn_runs
+    wakes = [p["cache"] for p in runs[strategy]["phases"] if p["kind"] == "wake"]
+    assert [(w["hit"], w["shared"]) for w in wakes] == [(True, True), (False, False), (False, False)]
+    assert _numbers(runs[strategy]) == _numbers(runs[f"{strategy}_computed"])
 
 
 def test_the_same_run_again_hits_every_phase(relearn_runs):
@@ -84,8 +95,10 @@ def test_a_damaged_entry_is_recomputed_not_loaded(relearn_runs, tmp_path):
     assert _numbers(again) == _numbers(runs["gated_computed"])
 
 
-def _keys(identity: dict, phases: list[dict], shares_wake: bool = True) -> PhaseKeys:
-    return PhaseKeys(identity, phases, ["A", "B"], shares_wake, ROOT / "consolidation" / "strategies" / "gated.py")
+def _keys(identity: dict, phases: list[dict], plain: bool = True) -> list[str]:
+    """Every phase's key, every wake plain fine-tuning (``plain``) or none."""
+    chain = KeyChain(identity, ["A", "B"], ROOT / "consolidation" / "strategies" / "gated.py")
+    return [chain.next(i, phase, plain and phase["kind"] == "wake")[0] for i, phase in enumerate(phases)]
 
 
 IDENTITY = run_identity({"seed": 0, "env": {"family": "reach"}, "agent": {"algorithm": "ppo", "progress_bar": True},
@@ -100,26 +113,37 @@ PHASES = [{"kind": "wake", "context": "A", "steps": 256, "updates": None},
 def test_same_key_for_the_same_run_and_paths_logging_and_cache_do_not_count():
     moved = run_identity({**IDENTITY, "run_dir": "/elsewhere", "log_formats": ["log"], "cache": {"dir": "/d"},
                           "agent": {"algorithm": "ppo", "progress_bar": False}})
-    assert _keys(IDENTITY, PHASES).keys == _keys(moved, PHASES).keys
+    assert _keys(IDENTITY, PHASES) == _keys(moved, PHASES)
 
 
 def test_a_change_in_an_earlier_phase_or_the_seed_misses_every_later_phase():
-    base = _keys(IDENTITY, PHASES).keys
+    base = _keys(IDENTITY, PHASES)
     longer = [{**PHASES[0], "steps": 512}, *PHASES[1:]]
-    assert all(a != b for a, b in zip(base, _keys(IDENTITY, longer).keys, strict=True))
-    assert all(a != b for a, b in zip(base, _keys({**IDENTITY, "seed": 1}, PHASES).keys, strict=True))
+    assert all(a != b for a, b in zip(base, _keys(IDENTITY, longer), strict=True))
+    assert all(a != b for a, b in zip(base, _keys({**IDENTITY, "seed": 1}, PHASES), strict=True))
     other_sleep = [PHASES[0], {**PHASES[1], "updates": 40}, *PHASES[2:]]
-    changed = _keys(IDENTITY, other_sleep).keys
+    changed = _keys(IDENTITY, other_sleep)
     assert changed[0] == base[0]  # what came before the change is the same phase
     assert changed[1] != base[1] and changed[3] != base[3]
     assert changed[2] == base[2]  # a sleep never changes the cortex: wake B is shared
+
+
+def test_a_wake_that_is_not_plain_leaves_the_lane_for_good():
+    chain = KeyChain(IDENTITY, ["A", "B"], ROOT / "consolidation" / "strategies" / "ewc.py")
+    third = {"kind": "wake", "context": "A", "steps": 256, "updates": None}
+    plain = [True, False, False, True]  # e.g. EWC: nothing to protect in its first wake only
+    keys = [chain.next(i, phase, flag) for i, (phase, flag) in enumerate(zip([*PHASES[:3], third], plain, strict=True))]
+    sharing = _keys(IDENTITY, [*PHASES[:3], third])
+    assert keys[0] == (sharing[0], True)
+    assert keys[2][1] is False and keys[2][0] != sharing[2]
+    assert keys[3][1] is False and keys[3][0] != sharing[3]  # the lane is not rejoined
 
 
 def test_only_wake_sharing_strategies_share_wakes_across_strategies():
     other = {**IDENTITY, "consolidation": {"_target_": "full", "updates": 20}}
     shared, mine = _keys(IDENTITY, PHASES), _keys(other, PHASES)
     assert shared[0] == mine[0] and shared[2] == mine[2] and shared[1] != mine[1]
-    own, own_other = _keys(IDENTITY, PHASES, shares_wake=False), _keys(other, PHASES, shares_wake=False)
+    own, own_other = _keys(IDENTITY, PHASES, plain=False), _keys(other, PHASES, plain=False)
     assert own[0] != own_other[0] and own[0] != shared[0]
 
 
@@ -157,4 +181,4 @@ def test_protocols_that_begin_alike_share_their_first_phases():
     base = _keys(identity(PHASES), PHASES)
     longer = [*PHASES, {"kind": "wake", "context": "A", "steps": 256, "updates": None}]
     other = _keys(identity(longer), longer)
-    assert other.keys[: len(PHASES)] == base.keys
+    assert other[: len(PHASES)] == base

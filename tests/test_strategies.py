@@ -156,3 +156,25 @@ def test_fine_tuning_the_sleep_variants_and_the_sleep_ablations_share_their_wake
     sharing = {name for name, cls in STRATEGIES.items() if cls.shares_wake}
     assert sharing == {"none", "distill", "replay_distill", "gated", "full",
                        "scratch_student", "awake_control"}
+
+
+PLAIN_FIRST_WAKE = {"none", "distill", "replay_distill", "gated", "gated_shuffled", "full", "scratch_student",
+                    "awake_control", "l2", "ewc", "online_ewc", "mas", "clear"}
+
+
+@pytest.mark.parametrize("option", sorted(config_options()))
+def test_a_wake_a_strategy_calls_plain_is_plain_fine_tuning(option, trained):
+    """``plain_wake``: the phase cache then trains that wake once for every strategy, so the
+    strategy must not mix contexts, change the cortex or add a penalty in it. A baseline is
+    plain until its first task's wake ends (nothing to protect yet), then no longer."""
+    learner, memory, _, _ = trained
+    strategy = strategy_from_config(option)
+    assert strategy.plain_wake(0) == (option in PLAIN_FIRST_WAKE)
+    if strategy.plain_wake(0):
+        assert strategy.wake_contexts("A", ["A", "B"]) == ["A"]
+        before = snapshot(learner.model.policy)
+        strategy.on_wake_start(learner, memory, 0)
+        assert same(before, learner.model.policy)
+        assert strategy.wake_penalty(learner) is None
+    strategy.on_wake_end(learner, memory, 0)
+    assert strategy.plain_wake(1) == strategy.shares_wake

@@ -158,6 +158,10 @@ class AnchoredPenalty(Strategy):
         self.strength = float(strength)
         self.terms: dict[str, tuple[Tensors, Tensors | None]] = {}
 
+    def plain_wake(self, task: int) -> bool:
+        """Before the first anchor there is no penalty: that wake is plain fine-tuning."""
+        return not self.terms
+
     def wake_penalty(self, learner: CorticalLearner) -> torch.Tensor | None:
         """The quadratic penalty on the live actor parameters; None (no penalty) before the first anchor."""
         if not self.terms:

@@ -35,6 +35,9 @@ class Strategy:
 
     Hooks, in the order the experiment calls them, with what each may change:
 
+    - :meth:`plain_wake` (wake start): whether this wake is plain fine-tuning (the phase cache
+      may then reuse another strategy's). Changes nothing.
+
     - :meth:`wake_contexts` (wake start): which contexts the wake env mixes. Changes nothing.
     - :meth:`on_wake_start`: may change the cortical learner's weights and optimizer state.
       Not the memory, not the student.
@@ -56,6 +59,14 @@ class Strategy:
     #: fine-tuning: the shared-phase cache then reuses the wake phases of any other such
     #: strategy (consolidation/cache.py). tests/test_strategies.py checks the claim.
     shares_wake = False
+
+    def plain_wake(self, task: int) -> bool:
+        """Whether the coming wake on ``task`` is plain fine-tuning: the default contexts,
+        :meth:`on_wake_start` neither reads nor changes the learner and :meth:`wake_penalty`
+        stays None. The phase cache then shares the wake with every other strategy and runs
+        this strategy's :meth:`on_wake_start` and :meth:`on_wake_end` on the loaded cortex, so
+        they must not depend on the global random state. Default: :attr:`shares_wake`."""
+        return self.shares_wake
 
     def wake_contexts(self, context: str, protocol_contexts: list[str]) -> list[str]:
         """Contexts stepped together in this wake phase (default: the phase's own)."""

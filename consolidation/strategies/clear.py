@@ -75,6 +75,10 @@ class CLEAR(Strategy):
         self._generator = torch.Generator()
 
     # ------------------------------------------------------------------ hooks
+    def plain_wake(self, task: int) -> bool:
+        """With no earlier task recorded there is nothing to clone: plain fine-tuning."""
+        return not any(t != task for t in self.targets)
+
     def on_wake_start(self, learner: CorticalLearner, memory: EpisodicMemory, task: int) -> None:
         """Pick the earlier tasks to clone and reseed the replay generator (changes only this strategy)."""
         self._pool = self._concatenate([t for t in sorted(self.targets) if t != task])
