@@ -110,24 +110,60 @@ def grid(experiment: str, families: list[str], strategies: list[str], seeds: lis
     return runs
 
 
+class TimeLeft:
+    """Time left from what the finished runs took, by kind of run: (family, strategy) first, then
+    the family, then every run. Runs differ a lot (a run that reuses its wakes from the cache
+    takes seconds, one that computes them a minute), so a plain rate over runs would mislead."""
+
+    def __init__(self, labels: list[str], jobs: int) -> None:
+        self.pending, self.jobs = set(labels), jobs
+        self.seconds: dict[str, list[float]] = {}
+
+    @staticmethod
+    def _kinds(label: str) -> tuple[str, str, str]:
+        family, strategy, _ = label.split("/")
+        return f"{family}/{strategy}", family, ""
+
+    def finished(self, label: str, seconds: float) -> None:
+        self.pending.discard(label)
+        for kind in self._kinds(label):
+            self.seconds.setdefault(kind, []).append(seconds)
+
+    def minutes(self) -> float | None:
+        """Estimated minutes left on ``jobs`` workers (None before any run finished)."""
+        if not self.seconds:
+            return None
+        total = 0.0
+        for label in self.pending:
+            known = next(self.seconds[k] for k in self._kinds(label) if k in self.seconds)
+            total += sum(known) / len(known)
+        return total / self.jobs / 60
+
+
 def run_grid(runs: list[tuple[str, list[str], Path]], jobs: int, desc: str) -> tuple[float, list[str]]:
     """Run every unfinished run with ``jobs`` workers; (wall seconds, failures)."""
     todo = [r for r in runs if not (r[2] / "results.json").is_file()]
     print(f"{desc}: {len(runs)} runs, {len(runs) - len(todo)} already finished, {len(todo)} to run on "
           f"{jobs} worker(s)", flush=True)
     failures: list[str] = []
+    left = TimeLeft([label for label, _, _ in todo], jobs)
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool, \
-            tqdm(total=len(todo), desc=desc, unit="run", file=sys.stdout) as progress:
+            tqdm(total=len(todo), desc=desc, unit="run", file=sys.stdout,
+                 bar_format="{desc}: {n_fmt}/{total_fmt} runs finished [{elapsed} so far{postfix}]") as progress:
         futures = {pool.submit(_worker, overrides, str(run_dir)): label for label, overrides, run_dir in todo}
         for future in as_completed(futures):
             seconds, error = future.result()
             label = futures[future]
+            left.finished(label, seconds)
+            minutes = left.minutes()
+            eta = "" if minutes is None else f", about {minutes:.1f} min left"
             if error:
                 failures.append(f"{label}:\n{error}")
                 progress.write(f"FAILED {label}: {error.strip().splitlines()[-1]}")
             else:
-                progress.write(f"done {label} in {seconds:.0f} s")
+                progress.write(f"done {label} in {seconds:.0f} s ({progress.n + 1}/{len(todo)}{eta})")
+            progress.set_postfix_str(eta.lstrip(", "), refresh=False)
             progress.update()
     return time.perf_counter() - start, failures
 

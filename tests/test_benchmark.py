@@ -56,3 +56,13 @@ def test_bad_arguments_name_the_flag_and_the_allowed_values():
                                capture_output=True, text=True, timeout=120)
     assert completed.returncode == 2
     assert "--families ['swim'] are not allowed" in completed.stderr and "'balance'" in completed.stderr
+
+
+def test_time_left_counts_each_kind_of_run_at_its_own_pace():
+    left = benchmark.TimeLeft(["reach/none/seed0", "reach/gated/seed0", "reach/none/seed1", "reach/gated/seed1",
+                               "balance/none/seed0"], jobs=2)
+    assert left.minutes() is None
+    left.finished("reach/none/seed0", 60.0)
+    left.finished("reach/gated/seed0", 6.0)
+    # reach/none at 60 s, reach/gated at 6 s, balance (unseen) at the family-less mean 33 s; 2 workers
+    assert left.minutes() == (60.0 + 6.0 + 33.0) / 2 / 60
