@@ -4,7 +4,8 @@ Each run lives in ``<out>/<family>/<strategy>/seed<k>`` (a finished run is kept,
 one resumes from its last finished phase), computed by ``--jobs`` worker processes that build
 the run from the same Hydra config scripts/run.py would (compose + instantiate, no subprocess
 per run). Runs that share their wake phases (``none``, the sleep variants, the sleep ablations)
-are queued after the runs that compute wakes, so that they find them in the phase cache
+are queued after the runs that compute wakes, and the baselines whose first wake is shared
+after those whose wakes are all their own, so that they find the wakes in the phase cache
 (consolidation/cache.py) instead of waiting on another worker's lock.
 
     python scripts/benchmark.py                                    # the headline grid (10 seeds)
@@ -42,11 +43,20 @@ def strategy_options() -> list[str]:
     return sorted(p.stem for p in (CONFIGS / "consolidation").glob("*.yaml"))
 
 
-def shares_wake(option: str) -> bool:
-    """Whether the class a consolidation option instantiates reuses fine-tuning's wakes."""
+def _strategy_class(option: str) -> type:
     target = yaml.safe_load((CONFIGS / "consolidation" / f"{option}.yaml").read_text())["_target_"]
     module, _, name = target.rpartition(".")
-    return bool(getattr(getattr(importlib.import_module(module), name), "shares_wake", False))
+    return getattr(importlib.import_module(module), name)
+
+
+def shares_wake(option: str) -> bool:
+    """Whether the class a consolidation option instantiates reuses fine-tuning's wakes."""
+    return bool(getattr(_strategy_class(option), "shares_wake", False))
+
+
+def first_wake_plain(option: str) -> bool:
+    """Whether the option's first wake is plain fine-tuning (shared through the cache)."""
+    return bool(_strategy_class(option)().plain_wake(0))
 
 
 def run_experiment(overrides: list[str], run_dir: str) -> float:
@@ -98,6 +108,9 @@ def grid(experiment: str, families: list[str], strategies: list[str], seeds: lis
     followers = [s for s in strategies if s not in leaders]
     if followers and "none" not in leaders:  # one sharing run per seed computes the shared wakes
         leaders.append(followers.pop(0))
+    # the run computing the shared first wake goes first, then those sharing no wake, so that the
+    # baselines whose first wake is plain find it in the cache instead of waiting on its lock
+    leaders.sort(key=lambda s: (s != "none", first_wake_plain(s)))
     runs = []
     for wave in (leaders, followers):
         for seed in seeds:

@@ -25,6 +25,13 @@ def test_runs_that_compute_wakes_come_before_the_runs_that_reuse_them(tmp_path):
     assert runs[0][2] == tmp_path / "reach" / "none" / "seed0"
 
 
+def test_fine_tuning_leads_then_the_runs_that_share_no_wake(tmp_path):
+    runs = benchmark.grid("bench", ["reach"], ["ewc", "clear", "multitask", "none", "progress_compress", "gated"],
+                          [0], tmp_path, [])
+    assert [label.split("/")[1] for label, _, _ in runs] == ["none", "multitask", "progress_compress", "ewc",
+                                                              "clear", "gated"]
+
+
 def test_a_family_without_its_own_preset_uses_the_named_one():
     assert benchmark.preset("bench", "balance") == "bench_balance"
     assert benchmark.preset("smoke", "balance") == "smoke"
