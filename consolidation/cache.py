@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.metadata
 import json
 import os
 import shutil
@@ -46,6 +45,7 @@ from typing import Any
 from filelock import FileLock
 
 from consolidation import checkpoints
+from consolidation.records import package_versions
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Source a wake phase of a wake-sharing strategy depends on (files, or folders of them).
@@ -132,7 +132,7 @@ class KeyChain:
 
     def __init__(self, identity: dict[str, Any], tasks: list[str], strategy_source: str | os.PathLike,
                  state: dict[str, Any] | None = None) -> None:
-        versions = package_versions()
+        versions = {"python": sys.version.split()[0], **package_versions(NUMERIC_PACKAGES)}
         wake_identity = {k: v for k, v in identity.items() if k not in ("consolidation", "student_hidden")}
         self.full = _digest({"identity": identity, "tasks": tasks, "versions": versions,
                              "code": source_digest(FULL_SOURCES)})
@@ -190,16 +190,6 @@ def source_digest(paths: tuple[str | os.PathLike, ...]) -> str:
         digest.update(str(file.relative_to(ROOT)).encode())
         digest.update(file.read_bytes())
     return digest.hexdigest()
-
-
-def package_versions() -> dict[str, str | None]:
-    versions: dict[str, str | None] = {"python": sys.version.split()[0]}
-    for name in NUMERIC_PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
 
 
 def _digest(payload: Any) -> str:
