@@ -187,6 +187,14 @@ class AnchoredPenalty(Strategy):
         self.terms = {str(k): (dict(a), dict(importance[k]) if k in importance else None)
                       for k, a in state.get("anchor", {}).items()}
 
+    def anchor_running(self, learner: CorticalLearner, new: Tensors, decay: float, key: str) -> None:
+        """One running term under ``key``: importance <- decay * importance + ``new``, anchored
+        at the current actor (online EWC with decay gamma, MAS with decay 1)."""
+        if key in self.terms:
+            old = self.terms[key][1]
+            new = {name: decay * old[name] + value for name, value in new.items()}
+        self.terms = {key: (self.snapshot(learner), new)}
+
     @staticmethod
     def snapshot(learner: CorticalLearner) -> Tensors:
         """A detached copy of the actor parameters (an anchor)."""

@@ -84,8 +84,4 @@ class MAS(AnchoredPenalty):
 
     def on_wake_end(self, learner: CorticalLearner, memory: EpisodicMemory, task: int) -> None:
         """Omega <- Omega + Omega_task; the anchor becomes the current actor."""
-        new = self.importance(learner, memory, task)
-        if KEY in self.terms:
-            old = self.terms[KEY][1]
-            new = {name: old[name] + omega for name, omega in new.items()}
-        self.terms = {KEY: (self.snapshot(learner), new)}
+        self.anchor_running(learner, self.importance(learner, memory, task), 1.0, KEY)

@@ -54,8 +54,4 @@ class OnlineEWC(EWC):
 
     def on_wake_end(self, learner: CorticalLearner, memory: EpisodicMemory, task: int) -> None:
         """F <- gamma F + F_new; the anchor becomes the current actor."""
-        new = self.fisher(learner, memory, task)
-        if KEY in self.terms:
-            old = self.terms[KEY][1]
-            new = {name: self.gamma * old[name] + f for name, f in new.items()}
-        self.terms = {KEY: (self.snapshot(learner), new)}
+        self.anchor_running(learner, self.fisher(learner, memory, task), self.gamma, KEY)
