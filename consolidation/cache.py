@@ -12,8 +12,8 @@ Two chains of keys run side by side (:class:`PhaseKeys`):
   run that is identical up to it (the same strategy, the same sleeps);
 - the **wake lane** hashes only the wake phases before, for wakes that are plain fine-tuning
   (``Strategy.plain_wake``: always for ``none``, the sleep variants, the sleep ablations and the
-  awake control; the first wake of the wake-penalty baselines and CLEAR, which have nothing to
-  protect yet). Sleep never changes the cortex, and a wake writes only its own task's rows of
+  awake control; the first wake of the wake-penalty baselines, CLEAR and Progress & Compress,
+  which have nothing to protect or reset yet). Sleep never changes the cortex, and a wake writes only its own task's rows of
   the memory, so these wakes are trained once per seed for all strategies;
   :meth:`consolidation.memory.EpisodicMemory.adopt_wake` merges a cached wake's rows into the
   memory of the run that reuses it (whose earlier rows a sleep may have relabelled), and the

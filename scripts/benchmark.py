@@ -111,6 +111,9 @@ def grid(experiment: str, families: list[str], strategies: list[str], seeds: lis
     # the run computing the shared first wake goes first, then those sharing no wake, so that the
     # baselines whose first wake is plain find it in the cache instead of waiting on its lock
     leaders.sort(key=lambda s: (s != "none", first_wake_plain(s)))
+    # a follower that steps the env in sleep (the awake control) takes ten times the others:
+    # first in its seed, so that the grid does not end on one long run with the other workers idle
+    followers.sort(key=lambda s: not getattr(_strategy_class(s), "takes_env_steps", False))
     runs = []
     for wave in (leaders, followers):
         for seed in seeds:

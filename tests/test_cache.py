@@ -44,13 +44,15 @@ def _hits(results: dict) -> list[bool]:
 
 @pytest.fixture(scope="module")
 def relearn_runs(tmp_path_factory):
-    """`none` fills the cache; `gated` reuses its wakes; `gated` again; `gated` without cache."""
+    """`none` fills the cache; `gated` reuses its wakes; `gated` again; baselines reuse its first wake;
+    each strategy again without the cache."""
     base = tmp_path_factory.mktemp("relearn")
     cache = base / "cache"
     runs = {"none": _run(base / "none", cache, "consolidation=none", *RELEARN)}
-    for name in ("gated", "gated_again", "ewc", "clear"):
-        runs[name] = _run(base / name, cache, f"consolidation={name.split('_')[0]}", *RELEARN)
-    for name in ("gated", "ewc", "clear"):
+    for name, option in (("gated", "gated"), ("gated_again", "gated"), ("ewc", "ewc"), ("clear", "clear"),
+                         ("progress_compress", "progress_compress")):
+        runs[name] = _run(base / name, cache, f"consolidation={option}", *RELEARN)
+    for name in ("gated", "ewc", "clear", "progress_compress"):
         runs[f"{name}_computed"] = _run(base / f"{name}_computed", None, f"consolidation={name}", *RELEARN)
     return runs, cache
 
@@ -65,10 +67,11 @@ def test_a_sleep_variant_reuses_the_fine_tuning_wakes_and_gets_the_same_numbers(
     assert "cache" not in runs["gated_computed"]["phases"][0]
 
 
-@pytest.mark.parametrize("strategy", ["ewc", "clear"])
+@pytest.mark.parametrize("strategy", ["ewc", "clear", "progress_compress"])
 def test_a_baseline_reuses_fine_tunings_first_wake_only_and_gets_the_same_numbers(relearn_runs, strategy):
-    """Before the first task ends EWC has no anchor and CLEAR nothing to clone: that wake is
-    plain fine-tuning, shared; their own hooks then run on the loaded cortex."""
+    """Before the first task ends EWC has no anchor, CLEAR nothing to clone and P&C no active
+    column to reset: that wake is plain fine-tuning, shared; their own hooks then run on the
+    loaded cortex."""
     runs, _ = relearn_runs
     wakes = [p["cache"] for p in runs[strategy]["phases"] if p["kind"] == "wake"]
     assert [(w["hit"], w["shared"]) for w in wakes] == [(True, True), (False, False), (False, False)]

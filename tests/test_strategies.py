@@ -159,7 +159,7 @@ def test_fine_tuning_the_sleep_variants_and_the_sleep_ablations_share_their_wake
 
 
 PLAIN_FIRST_WAKE = {"none", "distill", "replay_distill", "gated", "gated_shuffled", "full", "scratch_student",
-                    "awake_control", "l2", "ewc", "online_ewc", "mas", "clear"}
+                    "awake_control", "l2", "ewc", "online_ewc", "mas", "clear", "progress_compress"}
 
 
 @pytest.mark.parametrize("option", sorted(config_options()))

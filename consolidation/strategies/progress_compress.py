@@ -83,7 +83,7 @@ class ProgressCompress(SleepConsolidation):
         **sleep_kwargs: keywords of :class:`consolidation.sleep.Sleep` (the compress loop).
     """
 
-    shares_wake = False  # its wake re-initialises the active column: not plain fine-tuning
+    shares_wake = False  # a wake that re-initialises the active column is not plain fine-tuning
 
     DEFAULTS = {"interleave": False, "gating": {"mode": "off"}}
 
@@ -116,9 +116,17 @@ class ProgressCompress(SleepConsolidation):
         self.last_task = -1  # task of the last wake (-1: none yet)
 
     # -- progress ------------------------------------------------------------------------------
+    def plain_wake(self, task: int) -> bool:
+        """Plain fine-tuning unless this wake re-initialises the active column: the first wake
+        (and every wake without ``reset_active_column``) is shared with fine-tuning's."""
+        return not self._resets(task)
+
+    def _resets(self, task: int) -> bool:
+        return self.reset_active_column and self.last_task >= 0 and task != self.last_task
+
     def on_wake_start(self, learner: CorticalLearner, memory, task: int) -> None:
         """Re-initialise the active column when a new task starts (never before the first wake)."""
-        if self.reset_active_column and self.last_task >= 0 and task != self.last_task:
+        if self._resets(task):
             reinitialise_cortex(learner, critic=self.reset_critic)
 
     def on_wake_end(self, learner: CorticalLearner, memory, task: int) -> None:
