@@ -121,6 +121,8 @@ def replace_readme_block(name: str, body: str, readme: str | Path = ROOT / "READ
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     if text.count(start) != 1 or text.count(end) != 1:
         raise ValueError(f"{readme} needs exactly one {start} ... {end} pair")
+    if text.index(end) < text.index(start):
+        raise ValueError(f"{readme}: {end} comes before {start}; expected the start marker first")
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
     write_text_atomic(readme, f"{head}{start}\n{body}\n{end}{tail}")

@@ -26,6 +26,15 @@ def test_readme_without_markers_is_refused_untouched(tmp_path):
     assert readme.read_text() == "no markers here\n"
 
 
+def test_readme_with_markers_in_the_wrong_order_is_refused_untouched(tmp_path):
+    readme = tmp_path / "README.md"
+    text = "a\n<!-- t:end -->\nb\n<!-- t:start -->\nc\n"
+    readme.write_text(text)
+    with pytest.raises(ValueError, match="<!-- t:end --> comes before <!-- t:start -->"):
+        replace_readme_block("t", "x", readme)
+    assert readme.read_text() == text
+
+
 def test_json_is_written_whole_and_provenance_names_what_matters(tmp_path):
     path = tmp_path / "sub" / "r.json"
     write_json_atomic(path, {"a": [1, 2]})
