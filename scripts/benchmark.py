@@ -54,9 +54,18 @@ def shares_wake(option: str) -> bool:
     return bool(getattr(_strategy_class(option), "shares_wake", False))
 
 
-def first_wake_plain(option: str) -> bool:
-    """Whether the option's first wake is plain fine-tuning (shared through the cache)."""
-    return bool(_strategy_class(option)().plain_wake(0))
+def first_wake_plain(option: str, extra: list[str] | tuple[str, ...] = ()) -> bool:
+    """Whether the option's first wake is plain fine-tuning (shared through the cache), asked of
+    the strategy the runs build: its config with the grid's extra overrides."""
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    from consolidation.schema import register
+
+    register()
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[f"consolidation={option}", *extra])
+    return bool(instantiate(cfg.consolidation).plain_wake(0))
 
 
 def run_experiment(overrides: list[str], run_dir: str) -> float:
@@ -110,7 +119,7 @@ def grid(experiment: str, families: list[str], strategies: list[str], seeds: lis
         leaders.append(followers.pop(0))
     # the run computing the shared first wake goes first, then those sharing no wake, so that the
     # baselines whose first wake is plain find it in the cache instead of waiting on its lock
-    leaders.sort(key=lambda s: (s != "none", first_wake_plain(s)))
+    leaders.sort(key=lambda s: (s != "none", first_wake_plain(s, extra)))
     # a follower that steps the env in sleep (the awake control) takes ten times the others:
     # first in its seed, so that the grid does not end on one long run with the other workers idle
     followers.sort(key=lambda s: not getattr(_strategy_class(s), "takes_env_steps", False))

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
@@ -28,8 +30,19 @@ def test_runs_that_compute_wakes_come_before_the_runs_that_reuse_them(tmp_path):
 def test_fine_tuning_leads_then_the_runs_that_share_no_wake(tmp_path):
     runs = benchmark.grid("bench", ["reach"], ["ewc", "clear", "multitask", "none", "progress_compress", "gated"],
                           [0], tmp_path, [])
-    assert [label.split("/")[1] for label, _, _ in runs] == ["none", "multitask", "progress_compress", "ewc",
-                                                              "clear", "gated"]
+    assert [label.split("/")[1] for label, _, _ in runs] == ["none", "multitask", "ewc", "clear",
+                                                              "progress_compress", "gated"]
+
+
+def test_the_first_wake_is_asked_of_the_strategy_built_from_its_config_and_the_grids_overrides():
+    assert benchmark.first_wake_plain("progress_compress") and not benchmark.first_wake_plain("multitask")
+    with pytest.raises(Exception, match="consolidation.ewc_lambda=-1.0 is not allowed"):
+        benchmark.first_wake_plain("progress_compress", ["consolidation.ewc_lambda=-1"])
+
+
+def test_the_awake_control_comes_first_among_the_runs_that_reuse_wakes(tmp_path):
+    runs = benchmark.grid("bench", ["reach"], ["gated", "awake_control", "none", "full"], [0], tmp_path, [])
+    assert [label.split("/")[1] for label, _, _ in runs] == ["none", "awake_control", "gated", "full"]
 
 
 def test_a_family_without_its_own_preset_uses_the_named_one():
