@@ -12,6 +12,8 @@ Inputs, any of:
                    protocol; their measures go to aba.csv (read back by --from-csv)
   --timing JSON    {"minutes_with_cache": x, "minutes_without_cache": y, "grid": "...", ...} from the
                    benchmark, quoted beside the tables ("n/a" when absent)
+  --started EPOCH  with --timing: the unix time the benchmark started (scripts/reproduce.sh); the
+                   minutes from then to these tables are saved in the timing as end_to_end_minutes
 Outputs under results/<name>/ (or --out): runs.csv, aba.csv, summary.csv, improvement.csv,
 report.md, figures/*.png, and with --save-runs <family>/<strategy>/seed<k>.json and
 aba/<family>/gap<k>/<strategy>/seed<s>.json copies.
@@ -28,9 +30,10 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+import time
 from pathlib import Path
 
-from consolidation.records import replace_readme_block, write_text_atomic
+from consolidation.records import replace_readme_block, write_json_atomic, write_text_atomic
 from consolidation.reporting import intervals, plots, runs, tables, tidy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         out = (ROOT / "results" / args.name).resolve()
     else:  # rebuilding: next to the CSV it is rebuilt from
         out = args.from_csv.resolve().parent
+    if args.started is not None and (args.timing is None or not 0 < args.started <= time.time()):
+        parser.error(f"--started {args.started!r} is not allowed: expected a unix time in the past, with --timing")
     readme = args.readme.resolve() if args.readme else None
     if readme is not None and not readme.is_file():
         parser.error(f"--readme {readme} does not exist")
@@ -75,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:  # e.g. runs of one strategy on different protocols
         parser.error(str(error))
 
+    if args.started is not None and timing is not None:  # scripts/reproduce.sh: kept in out/timing.json for rebuilds
+        timing = {**timing, "end_to_end_minutes": (time.time() - args.started) / 60}
+        write_json_atomic(out / "timing.json", timing)
     command = _rebuild_command(args, out, readme, bool(loaded) and args.save_runs, timing is not None)
     text = tables.report(summary, improvement, figures, out, command, args.reps, args.bootstrap_seed, timing,
                          args.order, notes)
@@ -106,6 +114,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="copy each run's results.json to <out>/<family>/<strategy>/seed<k>.json")
     parser.add_argument("--aba", type=Path, help="root of ABA-gap runs (any folder names below it)")
     parser.add_argument("--timing", type=Path, help="benchmark timing JSON quoted beside the tables")
+    parser.add_argument("--started", type=float,
+                        help="unix time the benchmark started (scripts/reproduce.sh): the time from then to these "
+                             "tables is added to the timing as end_to_end_minutes")
     parser.add_argument("--readme", type=Path, nargs="?", const=README,
                         help=f"replace the <!-- {BLOCK}:start/end --> block of this README (default README.md)")
     parser.add_argument("--reps", type=int, default=2000, help="bootstrap replications (default 2000)")

@@ -13,9 +13,11 @@ cd "$(dirname "$0")/.."
 JOBS="${JOBS:-2}"
 OUT="${OUT:-runs/benchmark}"
 CACHE_DIR="${CACHE_DIR:-$OUT/cache}"
+setup_start=$(date +%s)
 ./scripts/setup.sh
 start=$(date +%s)
 .venv/bin/python scripts/benchmark.py --jobs "$JOBS" --out "$OUT" --cache-dir "$CACHE_DIR" --cache-timing
-.venv/bin/python scripts/report.py --runs "$OUT" --name benchmark --timing "$OUT/timing.json" --save-runs --readme
-echo "reproduce: done in $(( ($(date +%s) - start) / 60 )) min"
+.venv/bin/python scripts/report.py --runs "$OUT" --name benchmark --timing "$OUT/timing.json" --save-runs --readme \
+    --started "$start"
+echo "reproduce: done in $(( ($(date +%s) - start) / 60 )) min after the setup (which took $(( start - setup_start )) s)"
 echo "reproduce: runs in $OUT; tables, figures and per-run CSV in results/benchmark; README.md results block updated"

@@ -270,11 +270,38 @@ def test_readme_without_markers_fails_by_name_and_is_left_as_it_was(built, tmp_p
 
 def test_timing_is_reported_as_measured_and_na_when_absent(built):
     text = (built["out"] / "report.md").read_text()
-    assert ("End-to-end benchmark time: 12.5 min for 20 runs on 2 worker(s) with the phase cache; the cache on a "
+    assert ("Benchmark time: 12.5 min for 20 runs on 2 worker(s) with the phase cache; the cache on a "
             "smaller grid (reach x none gated x seed 100) in the same run: 48.0 min without, 20.2 min with it.") in text
     assert json.loads((built["out"] / "timing.json").read_text()) == built["timing"]
-    assert tables.timing_line(None) == "End-to-end benchmark time: n/a."
+    assert tables.timing_line(None) == "Benchmark time: n/a."
     assert tables.read_timing(built["tmp"] / "missing.json") is None
+
+
+def test_started_adds_the_time_since_then_to_the_saved_timing_and_the_line(built, tmp_path):
+    """scripts/reproduce.sh passes the benchmark's start: the minutes to the tables are kept in
+    out/timing.json, so that a rebuild from results/ quotes them too."""
+    import time
+
+    out = tmp_path / "out"
+    code = report_script.main(["--from-csv", str(built["out"] / "runs.csv"), "--out", str(out), "--no-figures",
+                               "--timing", str(built["tmp"] / "timing.json"), "--reps", str(REPS),
+                               "--started", str(time.time() - 90.0)])
+    assert code == 0
+    saved = json.loads((out / "timing.json").read_text())
+    assert 1.5 <= saved["end_to_end_minutes"] < 3.0
+    assert {k: v for k, v in saved.items() if k != "end_to_end_minutes"} == built["timing"]
+    line = tables.timing_line(saved)
+    assert line.endswith(f"; end to end (scripts/reproduce.sh after its setup: the cache timing, the runs and this "
+                         f"report) {saved['end_to_end_minutes']:.1f} min.")
+    assert line in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("started", ["-5", "1e12"])
+def test_started_in_the_future_or_before_1970_is_refused(built, tmp_path, started, capsys):
+    with pytest.raises(SystemExit):
+        report_script.main(["--from-csv", str(built["out"] / "runs.csv"), "--out", str(tmp_path / "o"),
+                            "--timing", str(built["tmp"] / "timing.json"), "--started", started])
+    assert "--started" in capsys.readouterr().err and not (tmp_path / "o").exists()
 
 
 def test_figures_exist_and_have_the_stated_sizes(built):

@@ -102,18 +102,23 @@ def read_timing(path: str | Path | None) -> dict[str, Any] | None:
 
 def timing_line(timing: dict[str, Any] | None) -> str:
     """What the benchmark measured, as it wrote it ("n/a" when absent): the grid's wall time on its
-    workers with the cache, and the small grid's time without and with the cache."""
+    workers with the cache, the small grid's time without and with the cache, and, when
+    scripts/reproduce.sh ran the report (``--started``), the time from the benchmark's start to
+    the report's tables."""
     if not timing:
-        return "End-to-end benchmark time: n/a."
+        return "Benchmark time: n/a."
     def number(value: Any) -> str:
         return "n/a" if value is None else f"{value:.1f}"
-    line = (f"End-to-end benchmark time: {number(timing.get('minutes'))} min for {timing.get('runs', 'n/a')} runs on "
+    line = (f"Benchmark time: {number(timing.get('minutes'))} min for {timing.get('runs', 'n/a')} runs on "
             f"{timing.get('jobs', 'n/a')} worker(s) with the phase cache")
     cache = timing.get("cache_timing")
     if cache:
         line += (f"; the cache on a smaller grid ({cache.get('grid')}) in the same run: "
                  f"{number(cache.get('minutes_without_cache'))} min without, "
                  f"{number(cache.get('minutes_with_cache'))} min with it")
+    if timing.get("end_to_end_minutes") is not None:
+        line += (f"; end to end (scripts/reproduce.sh after its setup: the cache timing, the runs and this "
+                 f"report) {number(timing['end_to_end_minutes'])} min")
     return line + "."
 
 
