@@ -6,15 +6,16 @@ it: the run's config, the phase, the key of the phase before it, the seed, the s
 of the parts involved and the versions of the numerical packages. A run that needs a phase
 with the same key loads it instead of computing it.
 
-Two chains of keys run side by side (:class:`PhaseKeys`):
+Two chains of keys run side by side (:class:`KeyChain`):
 
 - the **full chain** hashes every phase before, so a sleep or test entry is reused only by a
   run that is identical up to it (the same strategy, the same sleeps);
 - the **wake lane** hashes only the wake phases before, for wakes that are plain fine-tuning
   (``Strategy.plain_wake``: always for ``none``, the sleep variants, the sleep ablations and the
   awake control; the first wake of the wake-penalty baselines, CLEAR and Progress & Compress,
-  which have nothing to protect or reset yet). Sleep never changes the cortex, and a wake writes only its own task's rows of
-  the memory, so these wakes are trained once per seed for all strategies;
+  which have nothing to protect or reset yet). Sleep never changes the cortex, and a wake
+  writes only its own task's rows of the memory, so these wakes are trained once per seed for
+  all strategies;
   :meth:`consolidation.memory.EpisodicMemory.adopt_wake` merges a cached wake's rows into the
   memory of the run that reuses it (whose earlier rows a sleep may have relabelled), and the
   strategy's own wake hooks run on the loaded cortex (they change only the strategy's state).

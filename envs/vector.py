@@ -6,7 +6,7 @@ env hands back the same dict object twice. Our envs (and Monitor, and DummyVecEn
 new dict in that buffer at every step, so a copy of each dict is enough: the deep copy was a
 fifth of the time the awake control spends stepping (cProfile, reach). :class:`FreshInfos`
 makes ``deepcopy`` of the buffer a list of dict copies; every value returned is unchanged
-(tests/test_envs.py compares the two step by step)."""
+(tests/test_vector.py compares the two step by step)."""
 
 from __future__ import annotations
 

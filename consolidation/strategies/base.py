@@ -37,7 +37,6 @@ class Strategy:
 
     - :meth:`plain_wake` (wake start): whether this wake is plain fine-tuning (the phase cache
       may then reuse another strategy's). Changes nothing.
-
     - :meth:`wake_contexts` (wake start): which contexts the wake env mixes. Changes nothing.
     - :meth:`on_wake_start`: may change the cortical learner's weights and optimizer state.
       Not the memory, not the student.
