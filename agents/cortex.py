@@ -83,7 +83,7 @@ class CorticalLearner:
         return self.model
 
     def load(self, path) -> BaseAlgorithm:
-        """Restore the model saved by a finished phase (SB3's zip; see consolidation/checkpoints.py)."""
+        """Restore the model saved by a finished phase (SB3's zip; see runner/checkpoints.py)."""
         self.model = ALGORITHMS[self.algorithm].load(path, device="cpu")
         return self.model
 

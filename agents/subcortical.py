@@ -7,13 +7,13 @@ learns offline only, from replayed memories, and accumulates skills across sleep
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+
+from fileio import atomic_path
 
 
 class SubcorticalPolicy(nn.Module):
@@ -71,17 +71,8 @@ class SubcorticalPolicy(nn.Module):
 
     def save(self, path: str | Path) -> None:
         """Weights and shape as plain tensors/ints, written to a temp file and renamed."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        os.close(fd)
-        torch.save({"spec": self.spec(), "state_dict": self.state_dict()}, tmp)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it owner-only: keep shared folders readable
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            torch.save({"spec": self.spec(), "state_dict": self.state_dict()}, tmp)
 
     @classmethod
     def load(cls, path: str | Path) -> SubcorticalPolicy:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from consolidation.records import atomic_path
+from fileio import atomic_path
 
 _FORMAT_VERSION = 1
 _FLOAT_FIELDS = ("obs", "action_mean", "action_log_std", "reward", "td_error", "novelty")

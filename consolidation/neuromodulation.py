@@ -17,13 +17,17 @@ the average learning rate, so 'on' versus 'off' compares like with like.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 GATING_MODES = ("on", "off", "shuffled")
 
 
-class Neuromodulator:
-    """Per-memory gains and replay priorities from dopamine- and acetylcholine-like tags.
+@dataclass
+class GatingSettings:
+    """How the tags gate sleep: the ``consolidation.gating`` config node, and the one place its
+    defaults are written.
 
     :param mode: ``"on"`` (gating by the tags), ``"off"`` (all gains 1, uniform replay) or
         ``"shuffled"`` (the 'on' gains, randomly permuted across memories: same values, no relation
@@ -34,27 +38,42 @@ class Neuromodulator:
     :param gain_max: largest gain, >= 1: no memory can dominate a step.
     :param priority_exponent: replay probability is proportional to gain ** exponent
         (0 uniform, 1 proportional; 0.6 as in prioritised experience replay).
-    :param seed: seed of the modulator's own generator (used only by ``"shuffled"``).
     """
 
-    def __init__(self, mode: str = "on", dopamine_weight: float = 1.0,
-                 acetylcholine_weight: float = 1.0, gain_min: float = 0.25, gain_max: float = 4.0,
-                 priority_exponent: float = 0.6, seed: int = 0):
-        if mode not in GATING_MODES:
-            raise ValueError(f"mode={mode!r} is not allowed: expected one of {list(GATING_MODES)}")
-        for name, value in (("dopamine_weight", dopamine_weight),
-                            ("acetylcholine_weight", acetylcholine_weight),
-                            ("priority_exponent", priority_exponent)):
+    mode: str = "on"
+    dopamine_weight: float = 1.0
+    acetylcholine_weight: float = 1.0
+    gain_min: float = 0.25
+    gain_max: float = 4.0
+    priority_exponent: float = 0.6
+
+    def __post_init__(self) -> None:
+        if self.mode not in GATING_MODES:
+            raise ValueError(f"mode={self.mode!r} is not allowed: expected one of {list(GATING_MODES)}")
+        for name in ("dopamine_weight", "acetylcholine_weight", "priority_exponent"):
+            value = getattr(self, name)
             if not np.isfinite(value) or value < 0:
                 raise ValueError(f"{name}={value!r} is not allowed: expected a finite number >= 0")
-        if not (np.isfinite(gain_min) and np.isfinite(gain_max) and 0 < gain_min <= 1 <= gain_max):
-            raise ValueError(f"gain_min={gain_min!r}, gain_max={gain_max!r} are not allowed: "
+        if not (np.isfinite(self.gain_min) and np.isfinite(self.gain_max) and 0 < self.gain_min <= 1 <= self.gain_max):
+            raise ValueError(f"gain_min={self.gain_min!r}, gain_max={self.gain_max!r} are not allowed: "
                              "expected finite numbers with 0 < gain_min <= 1 <= gain_max")
-        self.mode = mode
-        self.dopamine_weight, self.acetylcholine_weight = float(dopamine_weight), float(
-            acetylcholine_weight)
-        self.gain_min, self.gain_max = float(gain_min), float(gain_max)
-        self.priority_exponent = float(priority_exponent)
+
+
+class Neuromodulator:
+    """Per-memory gains and replay priorities from dopamine- and acetylcholine-like tags.
+
+    :param seed: seed of the modulator's own generator (used only by ``"shuffled"``).
+    :param settings: the fields of :class:`GatingSettings` (mode, weights, gain bounds, priority
+        exponent), validated there.
+    """
+
+    def __init__(self, seed: int = 0, **settings) -> None:
+        gating = GatingSettings(**settings)
+        self.mode = gating.mode
+        self.dopamine_weight, self.acetylcholine_weight = float(gating.dopamine_weight), float(
+            gating.acetylcholine_weight)
+        self.gain_min, self.gain_max = float(gating.gain_min), float(gating.gain_max)
+        self.priority_exponent = float(gating.priority_exponent)
         self._rng = np.random.default_rng(seed)
 
     def dopamine(self, td_error) -> np.ndarray:

@@ -8,6 +8,8 @@ and forgetting curves exist.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +20,8 @@ PHASE_KINDS = ("wake", "sleep", "test")
 @dataclass(frozen=True)
 class Phase:
     """One phase. ``wake`` trains the cortex on ``context`` for ``steps`` env steps; ``sleep``
-    consolidates offline (``updates`` overrides the sleep config's count); ``test`` evaluates."""
+    consolidates offline with ``updates`` student updates (None: the strategy's count, filled in
+    by :meth:`Protocol.with_sleep_updates`); ``test`` evaluates."""
 
     kind: str
     context: str | None = None
@@ -70,6 +73,20 @@ class Protocol:
             if phase.kind == "wake" and phase.context not in seen:
                 seen.append(phase.context)
         return seen
+
+    def with_sleep_updates(self, default: int | None) -> Protocol:
+        """This protocol with every sleep phase's number of student updates filled in: its own
+        when it sets one, else ``default`` (the strategy's; None for a strategy that does not
+        sleep). The experiment passes each phase's count to the strategy, the only channel."""
+        resolved = copy.copy(self)
+        resolved.phases = [dataclasses.replace(p, updates=default) if p.kind == "sleep" and p.updates is None else p
+                           for p in self.phases]
+        return resolved
+
+    def last_wake_before(self, index: int) -> str | None:
+        """The context of the last wake phase before phase ``index`` (None before the first wake)."""
+        wakes = [p.context for p in self.phases[:index] if p.kind == "wake"]
+        return wakes[-1] if wakes else None
 
     def __iter__(self):
         return iter(self.phases)

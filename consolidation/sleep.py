@@ -14,10 +14,10 @@ With ``target="taken_actions"`` (the ``scratch_student`` ablation) there is no t
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ import torch
 from agents.guards import DivergenceError
 from agents.subcortical import SubcorticalPolicy, gaussian_kl
 from consolidation.memory import EpisodicMemory
-from consolidation.neuromodulation import Neuromodulator
+from consolidation.neuromodulation import GatingSettings, Neuromodulator
 
 LOSSES = ("kl", "mse")  # with the teacher's distributions as targets
 TAKEN_ACTION_LOSSES = ("nll", "mse")  # with the executed actions as targets
@@ -51,65 +51,108 @@ class SleepReport:
     gain_curve: list[float] = field(default_factory=list)
 
 
+@dataclass
+class StudentTraining:
+    """How the student is trained in one phase, by sleep or by the awake control that matches it.
+
+    The one place these settings and their defaults are written: the config schemas, the
+    strategies and their YAML options all extend it. A protocol's sleep phase may set its own
+    ``updates``; the experiment passes every phase's count to the strategy's ``sleep``.
+
+    :param updates: gradient updates of the student per phase, unless the protocol phase sets its own.
+    :param batch_size: samples per update.
+    :param learning_rate: the student's Adam learning rate.
+    :param loss: the per-sample loss; its allowed values depend on the target (:data:`LOSSES` with
+        the teacher's distributions, :data:`TAKEN_ACTION_LOSSES` with executed actions).
+    :param max_loss: a loss above this (or not finite) stops the phase with :class:`DivergenceError`.
+    :param log_every: updates between logged points of the loss and gain curves.
+    """
+
+    updates: int = 2000
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    loss: str = "kl"
+    max_loss: float = 1e6
+    log_every: int = 50
+
+    def __post_init__(self) -> None:
+        for name in ("updates", "batch_size", "log_every"):
+            check_count(f"consolidation.{name}", getattr(self, name))
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"consolidation.learning_rate={self.learning_rate!r} is not allowed: "
+                             "expected a float > 0")
+
+
+@dataclass
+class SleepSettings(StudentTraining):
+    """A night of replay and distillation: the student's training plus what is replayed and how.
+
+    :param interleave: also replay earlier tasks' memories (else the task just learned only).
+    :param gating: :class:`consolidation.neuromodulation.GatingSettings` (a mapping of its
+        fields is merged onto this class's default).
+    :param downscaling: factor on the student's weights after replay (1.0 = off).
+    :param holdout_fraction: share of each task's memories kept out of replay to measure fidelity.
+    """
+
+    interleave: bool = True
+    gating: GatingSettings = field(default_factory=GatingSettings)
+    downscaling: float = 1.0
+    holdout_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.gating, Mapping):  # from a config: merged onto this class's own default
+            self.gating = dataclasses.replace(type(self).__dataclass_fields__["gating"].default_factory(),
+                                              **self.gating)
+        if not 0.0 < self.downscaling <= 1.0:
+            raise ValueError(f"consolidation.downscaling={self.downscaling!r} is not allowed: "
+                             "expected a float in (0, 1]")
+        if not 0.0 <= self.holdout_fraction < 1.0:
+            raise ValueError(f"consolidation.holdout_fraction={self.holdout_fraction!r} is not allowed: "
+                             "expected a float in [0, 1)")
+
+
+def check_count(name: str, value: Any) -> int:
+    """``value`` as an integer >= 1, or a ValueError naming ``name`` (the config key)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value < 1:
+        raise ValueError(f"{name}={value!r} is not allowed: expected an integer >= 1")
+    return int(value)
+
+
 class Sleep:
-    """Replay + gated distillation (+ downscaling): the ``consolidation`` config option.
+    """Replay + gated distillation (+ downscaling): one night, as :class:`SleepSettings` says.
 
     Args:
-        updates: gradient updates of the student per sleep phase.
-        batch_size: replayed memories per update.
-        learning_rate: the student's Adam learning rate before gating.
-        loss: with the teacher: ``kl`` (KL(teacher || student) of the Gaussians) or ``mse`` (on
-            the means); with taken actions: ``nll`` (negative log-likelihood of the action under
-            the student's Gaussian) or ``mse`` (of the student's deterministic action).
-        interleave: also replay earlier tasks' memories (else the current task only).
-        gating: keyword arguments of :class:`consolidation.neuromodulation.Neuromodulator`
-            (``mode``: on, off or shuffled; weights; gain bounds; priority exponent).
-        downscaling: factor on the student's weights after replay (1.0 = off).
-        holdout_fraction: share of each task's memories kept out of replay to measure fidelity.
-        max_loss: a loss above this (or not finite) stops sleep with :class:`DivergenceError`.
-        log_every: updates between logged points of the loss and gain curves.
+        settings: a :class:`SleepSettings` (or the keywords of one).
         target: ``teacher`` (distil the cortex, relabelling the task just learned) or
             ``taken_actions`` (behaviour cloning of the memories' executed actions; the teacher
             is never called, and the held-out KL is to the stored behaviour distributions).
+            ``loss`` with the teacher: ``kl`` (KL(teacher || student) of the Gaussians) or
+            ``mse`` (on the means); with taken actions: ``nll`` (negative log-likelihood of the
+            action under the student's Gaussian) or ``mse`` (of the student's deterministic action).
     """
 
-    def __init__(self, updates: int = 2000, batch_size: int = 256, learning_rate: float = 1e-3,
-                 loss: str = "kl", interleave: bool = True, gating: dict[str, Any] | None = None,
-                 downscaling: float = 1.0, holdout_fraction: float = 0.1, max_loss: float = 1e6,
-                 log_every: int = 50, target: str = "teacher") -> None:
+    def __init__(self, settings: SleepSettings | None = None, target: str = "teacher", **keywords: Any) -> None:
+        if settings is not None and keywords:
+            raise TypeError("Sleep takes either settings or their keywords, not both")
+        settings = settings if settings is not None else SleepSettings(**keywords)
         if target not in TARGETS:
             raise ValueError(f"consolidation.target={target!r} is not allowed: expected one of {list(TARGETS)}")
         losses = LOSSES if target == "teacher" else TAKEN_ACTION_LOSSES
-        if loss not in losses:
-            raise ValueError(f"consolidation.loss={loss!r} is not allowed: expected one of {list(losses)}")
-        for name, value in (("updates", updates), ("batch_size", batch_size), ("log_every", log_every)):
-            if int(value) < 1:
-                raise ValueError(f"consolidation.{name}={value!r} is not allowed: expected an integer >= 1")
-        if not (math.isfinite(learning_rate) and learning_rate > 0):
-            raise ValueError(f"consolidation.learning_rate={learning_rate!r} is not allowed: expected a float > 0")
-        if not 0.0 < downscaling <= 1.0:
-            raise ValueError(f"consolidation.downscaling={downscaling!r} is not allowed: expected a float in (0, 1]")
-        if not 0.0 <= holdout_fraction < 1.0:
-            raise ValueError(f"consolidation.holdout_fraction={holdout_fraction!r} is not allowed: "
-                             "expected a float in [0, 1)")
-        self.updates, self.batch_size, self.learning_rate = int(updates), int(batch_size), float(learning_rate)
-        self.loss, self.interleave, self.downscaling = loss, bool(interleave), float(downscaling)
-        self.target = target
-        self.gating = dict(gating or {})
-        Neuromodulator(**self.gating)  # validate now, before any training
-        self.holdout_fraction, self.max_loss, self.log_every = float(holdout_fraction), float(max_loss), int(log_every)
+        if settings.loss not in losses:
+            raise ValueError(f"consolidation.loss={settings.loss!r} is not allowed: expected one of {list(losses)}")
+        self.settings, self.target = settings, target
+        self.batch_size, self.learning_rate = settings.batch_size, float(settings.learning_rate)
+        self.loss, self.interleave, self.downscaling = settings.loss, bool(settings.interleave), settings.downscaling
+        self.gating = dataclasses.asdict(settings.gating)
+        self.holdout_fraction, self.max_loss = float(settings.holdout_fraction), float(settings.max_loss)
+        self.log_every = settings.log_every
 
-    def with_updates(self, updates: int) -> Sleep:
-        """The same sleep with another number of updates (a protocol phase may set its own)."""
-        if int(updates) < 1:
-            raise ValueError(f"updates={updates!r} is not allowed: expected an integer >= 1")
-        clone = copy.copy(self)
-        clone.updates = int(updates)
-        return clone
-
-    def run(self, student: SubcorticalPolicy, memory: EpisodicMemory, task: int, teacher, seed: int,
-            logger=None, extra_loss: Callable[[SubcorticalPolicy], torch.Tensor] | None = None) -> SleepReport:
-        """One night: refresh ``task``'s trace from ``teacher``, replay, distil into ``student``.
+    def run(self, student: SubcorticalPolicy, memory: EpisodicMemory, task: int, teacher, seed: int, *,
+            updates: int, logger=None, extra_loss: Callable[[SubcorticalPolicy], torch.Tensor] | None = None
+            ) -> SleepReport:
+        """One night of ``updates`` student updates: refresh ``task``'s trace from ``teacher``,
+        replay, distil into ``student``.
 
         ``extra_loss`` (a strategy's extension point, e.g. a penalty on the student's own weights)
         is called with the student at every update; its scalar is added to the gated distillation
@@ -138,14 +181,14 @@ class Sleep:
         gains_t = torch.as_tensor(gains, dtype=torch.float32)
         optimizer = torch.optim.Adam(student.parameters(), lr=self.learning_rate)
         train_t = torch.as_tensor(train)
-        report = SleepReport(self.updates, [int(t) for t in tasks], math.nan, {}, {}, 0.0)
+        report = SleepReport(updates, [int(t) for t in tasks], math.nan, {}, {}, 0.0)
         # Replay indices are drawn in blocks of updates: Generator.choice with p costs O(len(p))
         # per call, and a (block, batch) draw consumes the generator exactly as `block` draws of
         # `batch` do (one uniform per sample, in order), so the batches are the same.
         block = max(1, _DRAW_SAMPLES // self.batch_size)
-        for update in range(self.updates):
+        for update in range(updates):
             if update % block == 0:
-                size = (min(block, self.updates - update), self.batch_size)
+                size = (min(block, updates - update), self.batch_size)
                 picks = torch.as_tensor(rng.choice(len(train), size=size, p=probabilities))
             picked = picks[update % block]
             index = train_t[picked]
@@ -160,7 +203,7 @@ class Sleep:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            if update % self.log_every == 0 or update == self.updates - 1:
+            if update % self.log_every == 0 or update == updates - 1:
                 batch_gain = float(gains[picked.numpy()].mean())
                 report.loss_curve.append(value)
                 report.gain_curve.append(batch_gain)

@@ -35,7 +35,8 @@ import mujoco
 import numpy as np
 
 import envs  # noqa: F401  (registers the motorsleep/* ids)
-from consolidation.records import replace_readme_block, write_text_atomic
+from fileio import write_text_atomic
+from reporting.readme import replace_readme_block
 
 DEFAULT_ENVS = ("motorsleep/Reach-v0", "motorsleep/ReachCurlCW-v0", "motorsleep/Balance-v0",
                 "motorsleep/BalanceTiltRight-v0")

@@ -42,11 +42,12 @@ from stable_baselines3.common.logger import Logger
 from agents.cortex import CorticalLearner
 from agents.subcortical import SubcorticalPolicy, gaussian_kl
 from consolidation.memory import EpisodicMemory
-from consolidation.records import replace_readme_block, write_text_atomic
 from consolidation.sleep import Sleep
 from consolidation.tagging import MemoryTaggingCallback, RunningNovelty
 from envs.family import TaskFamily
 from envs.vector import make_vec
+from fileio import write_text_atomic
+from reporting.readme import replace_readme_block
 
 ROOT = Path(__file__).resolve().parents[1]
 BARS = {"wake": 0.95, "sleep": 0.05, "student": 0.8, "fidelity": 0.95, "params": 0.10,

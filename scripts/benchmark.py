@@ -6,7 +6,7 @@ the run from the same Hydra config scripts/run.py would (compose + instantiate, 
 per run). Runs that share their wake phases (``none``, the sleep variants, the sleep ablations)
 are queued after the runs that compute wakes, and the baselines whose first wake is shared
 after those whose wakes are all their own, so that they find the wakes in the phase cache
-(consolidation/cache.py) instead of waiting on another worker's lock.
+(runner/cache.py) instead of waiting on another worker's lock.
 
     python scripts/benchmark.py                                    # the headline grid (10 seeds)
     python scripts/benchmark.py --strategies none gated --families reach --seeds 0 1 --jobs 1
@@ -57,42 +57,20 @@ def shares_wake(option: str) -> bool:
 def first_wake_plain(option: str, extra: list[str] | tuple[str, ...] = ()) -> bool:
     """Whether the option's first wake is plain fine-tuning (shared through the cache), asked of
     the strategy the runs build: its config with the grid's extra overrides."""
-    from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
 
-    from consolidation.schema import register
+    from runner.build import compose_config
 
-    register()
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=[f"consolidation={option}", *extra])
-    return bool(instantiate(cfg.consolidation).plain_wake(0))
+    return bool(instantiate(compose_config([f"consolidation={option}", *extra]).consolidation).plain_wake(0))
 
 
 def run_experiment(overrides: list[str], run_dir: str) -> float:
-    """Compose, instantiate and run one experiment in this process; its wall seconds.
+    """Build (runner.build, as scripts/run.py does) and run one experiment in this process; its
+    wall seconds. The run directory gets the same files as one of scripts/run.py's."""
+    from runner.build import build_experiment
 
-    The resolved config is saved beside the results as ``config.yaml``, as Hydra does for
-    scripts/run.py, so that every run directory describes itself.
-    """
-    import torch
-    from hydra import compose, initialize_config_dir
-    from hydra.utils import instantiate
-    from omegaconf import OmegaConf
-
-    from consolidation.cache import run_identity
-    from consolidation.records import write_text_atomic
-    from consolidation.schema import register
-
-    register()
     start = time.perf_counter()
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=[*overrides, f"run_dir={run_dir}"])
-    torch.set_num_threads(int(cfg.torch_threads))
-    experiment = instantiate(cfg)
-    experiment.identity = run_identity(OmegaConf.to_container(cfg, resolve=True))
-    Path(run_dir).mkdir(parents=True, exist_ok=True)
-    write_text_atomic(Path(run_dir) / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
-    experiment.run()
+    build_experiment(overrides, run_dir=run_dir).run()  # the experiment sets its own torch threads
     return time.perf_counter() - start
 
 
@@ -194,7 +172,7 @@ def run_grid(runs: list[tuple[str, list[str], Path]], jobs: int, desc: str) -> t
 
 
 def _write_json(path: Path, payload: dict) -> None:
-    from consolidation.records import write_json_atomic
+    from fileio import write_json_atomic
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(path, payload)

@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from consolidation.records import replace_readme_block, write_text_atomic
 from consolidation.results import metrics_of
+from fileio import write_text_atomic
+from reporting.readme import replace_readme_block
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = {  # column -> (policy, how to read it from results.json)

@@ -29,7 +29,8 @@ import envs
 from agents.cortex import CorticalLearner
 from agents.evaluation import evaluate, normalised_score
 from agents.reference import baseline_return, reference_return
-from consolidation.records import replace_readme_block, write_text_atomic
+from fileio import write_text_atomic
+from reporting.readme import replace_readme_block
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONTEXTS = {"reach": ["curl_cw", "curl_ccw"], "balance": ["tilt_left", "tilt_right"]}

@@ -59,8 +59,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 import envs  # noqa: F401  (registers the ids)
 from agents.evaluation import episode_options, evaluate
-from consolidation.saved_run import POLICY_FILES, SavedPhase, SavedRun
 from envs.rendering import FrameRenderer, site_names
+from runner.saved_run import POLICY_FILES, SavedPhase, SavedRun
 
 # evaluate()'s first seed, read from its signature: recorded episodes are the scored ones
 EVAL_SEED = inspect.signature(evaluate).parameters["seed"].default

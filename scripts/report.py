@@ -1,6 +1,6 @@
 """Benchmark report from saved runs (never trains): per-run metrics (runs.csv), IQM and mean with
 stratified bootstrap 95% intervals over seeds, probability of improvement, PNG figures, and
-the README's results block. Library: consolidation/reporting/.
+the README's results block. Library: reporting/.
 
 Inputs, any of:
   --runs ROOT      finished runs, laid out as <ROOT>/<family>/<strategy>/seed<k>/results.json,
@@ -33,8 +33,9 @@ import sys
 import time
 from pathlib import Path
 
-from consolidation.records import replace_readme_block, write_json_atomic, write_text_atomic
-from consolidation.reporting import intervals, plots, runs, tables, tidy
+from fileio import write_json_atomic, write_text_atomic
+from reporting import intervals, plots, runs, tables, tidy
+from reporting.readme import replace_readme_block
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import hydra
 import torch
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
 
 from agents.guards import DivergenceError
-from consolidation.cache import run_identity
-from consolidation.schema import register
-from consolidation.summary import format_results
+from reporting.summary import format_results
+from runner.build import ConfigError, experiment_from_config
+from runner.run_dir import RunDirectoryMismatch
+from runner.schema import register
 
 register()
 
@@ -29,19 +29,22 @@ register()
 @hydra.main(config_path="../configs", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     torch.set_num_threads(int(cfg.torch_threads))
+    hydra_config = HydraConfig.get()
     try:
-        experiment = instantiate(cfg)  # every option validates itself here, before any training
-        experiment.identity = run_identity(OmegaConf.to_container(cfg, resolve=True))  # the cache's key
-    except InstantiationException as error:
+        # every option validates itself here, before any training
+        experiment = experiment_from_config(cfg, hydra_config.overrides.task, hydra_config)
+    except ConfigError as error:
         _discard_unused_run_dir(Path(cfg.run_dir))
-        cause = error.__cause__ if error.__cause__ is not None else error
-        print(f"motorsleep: bad config: {cause}", file=sys.stderr)
+        print(f"motorsleep: bad config: {error}", file=sys.stderr)
         sys.exit(2)
     try:
         results = experiment.run()
+    except RunDirectoryMismatch as error:
+        print(f"motorsleep: {error}", file=sys.stderr)
+        sys.exit(2)
     except DivergenceError as error:
         print(f"motorsleep: {error}\nmotorsleep: finished phases are kept in {experiment.run_dir}; fix the "
-              "config and rerun the same command (same hydra.run.dir) to resume", file=sys.stderr)
+              "config and rerun the command with resume=accept (same hydra.run.dir) to resume", file=sys.stderr)
         sys.exit(3)
     print(format_results(results))
     print(f"run directory: {experiment.run_dir}")

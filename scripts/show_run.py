@@ -11,9 +11,9 @@ import json
 import sys
 from pathlib import Path
 
-from consolidation.records import replace_readme_block
 from consolidation.results import metrics_of
-from consolidation.summary import format_results
+from reporting.readme import replace_readme_block
+from reporting.summary import format_results
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,14 +30,16 @@ from pathlib import Path
 import torch
 from omegaconf import OmegaConf
 from stable_baselines3.common.logger import Logger
+from stable_baselines3.common.utils import set_random_seed
 
 from agents.cortex import CorticalLearner
 from agents.evaluation import evaluate, normalised_score
 from agents.reference import baseline_return, reference_return
-from consolidation.experiment import _seed_everything
-from consolidation.records import provenance, replace_readme_block, write_text_atomic
 from envs.family import TaskFamily
 from envs.vector import make_vec
+from fileio import write_text_atomic
+from reporting.readme import replace_readme_block
+from runner.records import provenance
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,7 +61,7 @@ def anchors(family: TaskFamily, label: str, episodes: int) -> dict:
 
 def measure(family: TaskFamily, label: str, agent: dict, anchor: dict, chunk: int, args, episodes: int) -> dict:
     """Train in chunks until the score reaches the threshold or training time reaches the cap."""
-    _seed_everything(args.seed)
+    set_random_seed(args.seed)
     learner = CorticalLearner(**{**agent, "progress_bar": False})
     learner.build(make_vec(family, [label], learner.n_envs, args.seed), args.seed)
     learner.model.set_logger(Logger(folder=None, output_formats=[]))

@@ -64,7 +64,7 @@ def test_a_tiny_benchmark_runs_every_run_once_and_records_its_time(tmp_path):
     assert "done reach/none/seed0" in first.stdout and "done reach/gated/seed0" in first.stdout
     gated = json.loads((tmp_path / "reach" / "gated" / "seed0" / "results.json").read_text())
     assert [p["cache"]["hit"] for p in gated["phases"] if p["kind"] == "wake"] == [True, True]
-    assert (tmp_path / "reach" / "gated" / "seed0" / "config.yaml").is_file()
+    assert (tmp_path / "reach" / "gated" / "seed0" / ".hydra" / "config.yaml").is_file()
     timing = json.loads((tmp_path / "timing.json").read_text())
     assert timing["runs"] == 2 and timing["failed"] == 0 and timing["minutes"] > 0
     again = subprocess.run(command, capture_output=True, text=True, timeout=300)

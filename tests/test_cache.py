@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from consolidation.cache import KeyChain, PhaseCache, run_identity
+from runner.cache import KeyChain, PhaseCache
+from runner.identity import run_identity
 
 ROOT = Path(__file__).resolve().parents[1]
 # A-B-A with a reservoir that overflows on the second A: the cached wake of A must merge into
@@ -100,7 +101,7 @@ def test_a_damaged_entry_is_recomputed_not_loaded(relearn_runs, tmp_path):
 
 def _keys(identity: dict, phases: list[dict], plain: bool = True) -> list[str]:
     """Every phase's key, every wake plain fine-tuning (``plain``) or none."""
-    chain = KeyChain(identity, ["A", "B"], ROOT / "consolidation" / "strategies" / "gated.py")
+    chain = KeyChain(identity, ["A", "B"], "consolidation.strategies.gated")
     return [chain.next(i, phase, plain and phase["kind"] == "wake")[0] for i, phase in enumerate(phases)]
 
 
@@ -132,7 +133,7 @@ def test_a_change_in_an_earlier_phase_or_the_seed_misses_every_later_phase():
 
 
 def test_a_wake_that_is_not_plain_leaves_the_lane_for_good():
-    chain = KeyChain(IDENTITY, ["A", "B"], ROOT / "consolidation" / "strategies" / "ewc.py")
+    chain = KeyChain(IDENTITY, ["A", "B"], "consolidation.strategies.ewc")
     third = {"kind": "wake", "context": "A", "steps": 256, "updates": None}
     plain = [True, False, False, True]  # e.g. EWC: nothing to protect in its first wake only
     keys = [chain.next(i, phase, flag) for i, (phase, flag) in enumerate(zip([*PHASES[:3], third], plain, strict=True))]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from consolidation import checkpoints
+from runner import checkpoints
 
 
 def test_a_partial_copy_verifies_only_with_missing_ok_and_its_files_must_still_match(tmp_path):

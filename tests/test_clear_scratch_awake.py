@@ -205,12 +205,13 @@ def test_scratch_student_never_calls_the_teacher_and_learns_the_taken_actions(pp
     monkeypatch.setattr(learner, "action_distribution", lambda *a, **k: calls.append(1) or original(*a, **k))
     student = student_for(train, learner)
     before, teacher_before = heldout_nll(student, heldout), snapshot(learner.model.policy)
-    report = ScratchStudent(updates=200, batch_size=64, learning_rate=3e-3).sleep(student, train, 1, learner, seed=0)
+    report = ScratchStudent(updates=200, batch_size=64, learning_rate=3e-3).sleep(student, train, 1, learner, seed=0,
+                                                                                  updates=200)
     assert not calls and unchanged(teacher_before, learner.model.policy)
     assert report.updates == 200 and report.replayed_tasks == [0, 1] and report.env_steps == 0
     assert heldout_nll(student, heldout) < 0.75 * before  # 3.93 -> 2.58 at seed 0
     # the cortex is not needed at all: a teacher that cannot be touched does
-    ScratchStudent(updates=3, batch_size=8).sleep(student_for(train, learner), train, 1, Untouchable("teacher"), 0)
+    ScratchStudent(updates=3, batch_size=8).sleep(student_for(train, learner), train, 1, Untouchable("teacher"), 0, 3)
 
 
 def test_scratch_student_replays_the_very_batches_of_replay_distill(ppo, monkeypatch):
@@ -220,7 +221,7 @@ def test_scratch_student_replays_the_very_batches_of_replay_distill(ppo, monkeyp
     monkeypatch.setattr(Sleep, "_loss", lambda self, s, t, index: batches.append(index) or original(self, s, t, index))
     reports = []
     for strategy in (ReplayDistill(updates=15, batch_size=16), ScratchStudent(updates=15, batch_size=16)):
-        reports.append(strategy.sleep(student_for(memory, learner), memory, 1, learner, seed=4))
+        reports.append(strategy.sleep(student_for(memory, learner), memory, 1, learner, seed=4, updates=15))
     assert [r.updates for r in reports] == [15, 15] and reports[0].replayed_tasks == reports[1].replayed_tasks
     assert all(torch.equal(a, b) for a, b in zip(batches[:15], batches[15:], strict=True))
 
@@ -232,7 +233,7 @@ def test_scratch_student_refuses_memories_without_actions_and_bad_losses(ppo):
     old.add(0, 0, data["obs"][:64], data["action_mean"][:64], data["action_log_std"][:64], data["reward"][:64],
             data["td_error"][:64], data["novelty"][:64])  # no action: as stored before the field existed
     with pytest.raises(ValueError, match=r"tasks \[0\] were stored without them"):
-        ScratchStudent(updates=2).sleep(student_for(old, learner), old, 0, learner, seed=0)
+        ScratchStudent(updates=2).sleep(student_for(old, learner), old, 0, learner, seed=0, updates=2)
     with pytest.raises(ValueError, match="consolidation.loss='kl'"):
         ScratchStudent(loss="kl")
     with pytest.raises(ValueError, match="consolidation.target"):
@@ -265,7 +266,8 @@ def test_awake_control_has_the_update_budget_of_the_sleep_and_leaves_the_memory_
         student = student_for(memory, learner)
 
         def run(strategy=strategy, student=student, memory_seen=memory_seen, name=name):
-            reports[name] = strategy.sleep(student, memory_seen, 1, learner, seed=0, updates=phase_updates)
+            reports[name] = strategy.sleep(student, memory_seen, 1, learner, seed=0,
+                                           updates=phase_updates or strategy.sleep_updates)
 
         counts[name] = optimizer_steps_of(student, run)
     assert counts == {"gated": expected, "awake": expected}
@@ -276,7 +278,7 @@ def test_awake_control_has_the_update_budget_of_the_sleep_and_leaves_the_memory_
     monkeypatch.setattr(env, "step", lambda actions, step=env.step: vec_steps.append(1) or step(actions))
     before_memory, teacher_before = memory.arrays(), snapshot(learner.model.policy)
     report = AwakeControl(**config, heldout_states=50).sleep(student_for(memory, learner), memory, 1, learner,
-                                                             seed=0, updates=phase_updates)
+                                                             seed=0, updates=expected)
     assert report.env_steps == len(vec_steps) * env.num_envs > 0
     assert expected * 32 + 50 <= report.env_steps < expected * 32 + 50 + env.num_envs  # each state used once
     assert report.replayed_tasks == [] and list(report.heldout_kl) == [1] and math.isfinite(report.heldout_kl[1])
@@ -289,16 +291,16 @@ def test_awake_control_distils_fresh_states_reproducibly(ppo, sac):
     learner, memory = ppo
     short = AwakeControl(updates=1, batch_size=32, learning_rate=1e-2, heldout_states=256)
     long = AwakeControl(updates=80, batch_size=32, learning_rate=1e-2, heldout_states=256)
-    first = long.sleep(student_for(memory, learner), memory, 1, learner, seed=2)
+    first = long.sleep(student_for(memory, learner), memory, 1, learner, seed=2, updates=80)
     # the env is reseeded: the same states again, whatever the env did in between
-    again = long.sleep(student_for(memory, learner), memory, 1, learner, seed=2)
+    again = long.sleep(student_for(memory, learner), memory, 1, learner, seed=2, updates=80)
     assert first.loss_curve == again.loss_curve and first.heldout_kl == again.heldout_kl
-    untrained = short.sleep(student_for(memory, learner), memory, 1, learner, seed=2)
+    untrained = short.sleep(student_for(memory, learner), memory, 1, learner, seed=2, updates=1)
     assert first.heldout_kl[1] < 0.5 * untrained.heldout_kl[1]
     # SAC: actions are tanh of the pre-squash sample; the student is the squashing one
     learner, memory = sac
     report = AwakeControl(updates=3, batch_size=16, heldout_states=16).sleep(
-        student_for(memory, learner), memory, 1, learner, seed=0)
+        student_for(memory, learner), memory, 1, learner, seed=0, updates=3)
     assert report.env_steps >= 64 and math.isfinite(report.final_loss)
 
 
@@ -308,6 +310,6 @@ def test_awake_control_needs_an_attached_env(ppo):
     detached.model = copy.copy(learner.model)
     detached.model.env = None  # as a cortex loaded from a checkpoint
     with pytest.raises(ValueError, match="needs the env of the wake phase"):
-        AwakeControl(updates=1).sleep(student_for(memory, learner), memory, 1, detached, seed=0)
+        AwakeControl(updates=1).sleep(student_for(memory, learner), memory, 1, detached, seed=0, updates=1)
     with pytest.raises(ValueError, match="consolidation.heldout_states"):
         AwakeControl(heldout_states=0)

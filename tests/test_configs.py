@@ -10,7 +10,7 @@ from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from consolidation.schema import register
+from runner.schema import register
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 GROUPS = ["env", "agent", "consolidation", "protocol", "experiment"]

@@ -18,7 +18,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from consolidation.schema import register
+from runner.schema import register
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = (0, 1)

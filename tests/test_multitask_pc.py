@@ -20,7 +20,6 @@ from torch.func import functional_call, grad, vmap
 from agents.cortex import CorticalLearner
 from agents.subcortical import SubcorticalPolicy, gaussian_kl
 from consolidation.memory import EpisodicMemory
-from consolidation.schema import register
 from consolidation.strategies.multitask import Multitask
 from consolidation.strategies.progress_compress import (
     CRITIC_PREFIXES,
@@ -30,6 +29,7 @@ from consolidation.strategies.progress_compress import (
 )
 from consolidation.tagging import MemoryTaggingCallback
 from envs.family import TaskFamily
+from runner.schema import register
 
 ROOT = Path(__file__).resolve().parents[1]
 FAMILY = TaskFamily("reach", {"A": "curl_cw", "B": "curl_ccw"}, context_cue=True)
@@ -133,7 +133,7 @@ def test_pc_penalty_is_zero_at_its_anchor_and_grows_away_from_it(trained):
     strategy = ProgressCompress(updates=20, batch_size=64)
     student = student_for(memory)
     assert float(strategy.penalty(student).detach()) == 0.0  # nothing compressed yet
-    strategy.sleep(student, memory, 0, learner, seed=0)
+    strategy.sleep(student, memory, 0, learner, seed=0, updates=strategy.sleep_updates)
     assert float(strategy.penalty(student).detach()) == 0.0  # anchored at the knowledge base after compress
     values = [float(strategy.penalty(perturbed(student, scale)).detach()) for scale in (1e-3, 1e-2, 1e-1)]
     assert 0.0 < values[0] < values[1] < values[2]
@@ -169,9 +169,9 @@ def test_pc_fisher_is_the_gaussian_policys_fisher_and_decays_online(trained):
     learner, memory = trained
     strategy = ProgressCompress(updates=5, batch_size=32, ewc_gamma=0.5, fisher_states=64)
     student = student_for(memory)
-    strategy.sleep(student, memory, 0, learner, seed=0)
+    strategy.sleep(student, memory, 0, learner, seed=0, updates=strategy.sleep_updates)
     first = {k: v.clone() for k, v in strategy.fisher.items()}
-    strategy.sleep(student, memory, 1, learner, seed=1)
+    strategy.sleep(student, memory, 1, learner, seed=1, updates=strategy.sleep_updates)
     obs1 = memory.arrays([1])["obs"]
     rows = np.sort(np.random.default_rng(1).choice(len(obs1), 64, replace=False))
     latest = gaussian_policy_fisher(student, torch.as_tensor(obs1[rows]))
@@ -205,9 +205,10 @@ def test_pc_compress_brings_the_knowledge_base_closer_to_the_active_column(train
     strategy = ProgressCompress(updates=300, batch_size=64)
     student = student_for(memory)
     states = heldout_states(learner, "B")
-    strategy.sleep(student, memory, 0, learner, seed=0)  # a first compress: the penalty is live afterwards
+    # a first compress: the penalty is live afterwards
+    strategy.sleep(student, memory, 0, learner, seed=0, updates=strategy.sleep_updates)
     before = kl_to_cortex(student, learner, states)
-    report = strategy.sleep(student, memory, 1, learner, seed=1)
+    report = strategy.sleep(student, memory, 1, learner, seed=1, updates=strategy.sleep_updates)
     after = kl_to_cortex(student, learner, states)
     assert float(strategy.penalty(perturbed(student, 1e-2)).detach()) > 0 and report.env_steps == 0
     assert after < 0.75 * before, (before, after)
@@ -217,7 +218,7 @@ def test_pc_state_survives_a_weights_only_round_trip(trained):
     learner, memory = trained
     strategy = ProgressCompress(updates=5, batch_size=32)
     student = student_for(memory)
-    strategy.sleep(student, memory, 0, learner, seed=0)
+    strategy.sleep(student, memory, 0, learner, seed=0, updates=strategy.sleep_updates)
     strategy.on_wake_end(learner, memory, 1)
     buffer = io.BytesIO()
     torch.save(strategy.state_dict(), buffer)
@@ -237,8 +238,8 @@ def test_sleep_without_extra_loss_is_unchanged_and_with_it_adds_its_value(traine
     reports = []
     for extra in (None, lambda student: torch.tensor(0.25)):
         student = student_for(memory)
-        reports.append(Sleep(updates=3, batch_size=32, log_every=1, interleave=False).run(
-            student, memory, 0, learner, seed=0, extra_loss=extra))
+        reports.append(Sleep(batch_size=32, log_every=1, interleave=False).run(
+            student, memory, 0, learner, seed=0, updates=3, extra_loss=extra))
     np.testing.assert_allclose(np.array(reports[1].loss_curve) - reports[0].loss_curve, 0.25, rtol=1e-5)
 
 

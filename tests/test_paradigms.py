@@ -22,9 +22,9 @@ from agents.cortex import CorticalLearner
 from consolidation.curves import LearningCurveCallback
 from consolidation.protocol import Protocol
 from consolidation.results import savings_by_context
-from consolidation.schema import register
-from consolidation.summary import format_results
 from envs.family import TaskFamily
+from reporting.summary import format_results
+from runner.schema import register
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"

@@ -97,7 +97,7 @@ def test_sleep_changes_the_student_not_the_teacher_and_takes_no_env_step(monkeyp
     venv.step(np.zeros((2, 2), dtype=np.float32))  # the counter works: one vec step = 2 env steps
     assert calls["step"] == 2
     calls["step"] = 0
-    report = Sleep(updates=30, batch_size=32).run(student, memory, 0, learner, seed=0)
+    report = Sleep(batch_size=32).run(student, memory, 0, learner, seed=0, updates=30)
     assert calls == {"step": 0, "reset": 0}
     assert learner.model.num_timesteps == steps_before
     assert report.env_steps == 0
@@ -108,10 +108,10 @@ def test_sleep_changes_the_student_not_the_teacher_and_takes_no_env_step(monkeyp
 def test_sleep_distillation_reduces_heldout_kl():
     learner, memory, venv = _tiny_learner_with_memory()
     student = SubcorticalPolicy(venv.observation_space.shape[0], venv.action_space.shape[0], [16, 16])
-    short = Sleep(updates=1, batch_size=64, holdout_fraction=0.2).run(
+    short = Sleep(batch_size=64, holdout_fraction=0.2).run(
         SubcorticalPolicy(venv.observation_space.shape[0], venv.action_space.shape[0], [16, 16]),
-        memory, 0, learner, seed=0)
-    long = Sleep(updates=300, batch_size=64, holdout_fraction=0.2).run(student, memory, 0, learner, seed=0)
+        memory, 0, learner, seed=0, updates=1)
+    long = Sleep(batch_size=64, holdout_fraction=0.2).run(student, memory, 0, learner, seed=0, updates=300)
     assert long.heldout_kl[0] < 0.5 * short.heldout_kl[0]
 
 
@@ -119,7 +119,7 @@ def test_huge_sleep_learning_rate_stops_with_a_divergence_error():
     learner, memory, venv = _tiny_learner_with_memory()
     student = SubcorticalPolicy(venv.observation_space.shape[0], venv.action_space.shape[0], [8, 8])
     with pytest.raises(DivergenceError, match="sleep diverged at update"):
-        Sleep(updates=200, batch_size=32, learning_rate=1e6, max_loss=1e3).run(student, memory, 0, learner, seed=0)
+        Sleep(batch_size=32, learning_rate=1e6, max_loss=1e3).run(student, memory, 0, learner, seed=0, updates=200)
 
 
 def test_subcortical_policy_saves_and_loads_without_pickle(tmp_path):
@@ -151,7 +151,9 @@ def test_sleep_divergence_keeps_earlier_phases_and_resumes_after_the_fix(tmp_pat
     assert "sleep diverged at update" in broken.stderr
     assert (tmp_path / "phases" / "00_wake_A" / "phase.json").is_file()  # wake A is kept
     assert not (tmp_path / "phases" / "02_sleep" / "phase.json").exists()
-    fixed = _entry(tmp_path)
+    refused = _entry(tmp_path)  # the fixed config is another config: refused unless accepted
+    assert refused.returncode == 2 and "consolidation.learning_rate: 1000000000.0" in refused.stderr
+    fixed = _entry(tmp_path, "resume=accept")
     assert fixed.returncode == 0, fixed.stderr[-2000:]
     assert "resuming" in fixed.stderr and (tmp_path / "results.json").is_file()
 

@@ -1,7 +1,7 @@
 """scripts/record.py: a saved run's policies rendered offscreen by MuJoCo into MP4, GIF and PNG files.
 
 The run directory is built from real parts at tiny sizes (the smoke preset's composed config,
-an untrained SB3 cortex and student, phase folders sealed by consolidation/checkpoints.py)
+an untrained SB3 cortex and student, phase folders sealed by runner/checkpoints.py)
 because a smoke run would take most of this file's time budget. The script's ``main`` runs in
 this process (one test runs the command line itself); rendering is real, and the tests skip
 only when no OpenGL backend works on the machine, saying why.
@@ -25,11 +25,11 @@ from PIL import Image
 from stable_baselines3.common.env_util import make_vec_env
 
 from agents.subcortical import SubcorticalPolicy
-from consolidation import checkpoints
-from consolidation.schema import register
 from envs import REACH_MAX_STEPS
 from envs.family import TaskFamily
 from envs.rendering import gl_context
+from runner import checkpoints
+from runner.schema import register
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "record.py"

@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from consolidation.records import provenance, replace_readme_block, write_json_atomic
+from fileio import write_json_atomic
+from reporting.readme import replace_readme_block
+from runner.records import provenance
 
 
 def test_readme_block_is_replaced_and_nothing_else_changes(tmp_path):

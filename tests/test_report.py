@@ -1,4 +1,4 @@
-"""scripts/report.py and consolidation/reporting/: hand-made runs (tiny R matrices, only the
+"""scripts/report.py and reporting/: hand-made runs (tiny R matrices, only the
 fields the report reads), checked against values worked by hand and against independent
 numpy/scipy computations of the same statistics.
 
@@ -23,7 +23,7 @@ import pytest
 import scipy.stats
 from PIL import Image
 
-from consolidation.reporting import intervals, plots, runs, tables, tidy
+from reporting import intervals, plots, runs, tables, tidy
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("report_script", ROOT / "scripts" / "report.py")

@@ -1,6 +1,6 @@
 """A run killed at any point (SIGKILL) resumes from its last finished phase with the same results.
 
-Kill points are injected with MOTORSLEEP_CRASH_AT (consolidation/experiment.py ``crash_point``):
+Kill points are injected with MOTORSLEEP_CRASH_AT (runner/experiment.py ``crash_point``):
 the process kills itself with SIGKILL there, so nothing gets to clean up, as with a real crash.
 """
 

@@ -19,10 +19,10 @@ from stable_baselines3.common.env_util import make_vec_env
 from agents.cortex import CorticalLearner
 from agents.subcortical import SubcorticalPolicy
 from consolidation.memory import EpisodicMemory
-from consolidation.schema import register
 from consolidation.strategies import STRATEGIES
 from consolidation.tagging import MemoryTaggingCallback
 from envs.family import TaskFamily
+from runner.schema import register
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs" / "consolidation"
@@ -154,7 +154,7 @@ def test_a_strategy_that_shares_its_wakes_keeps_every_wake_hook_a_no_op(name):
 
 def test_fine_tuning_the_sleep_variants_and_the_sleep_ablations_share_their_wakes():
     sharing = {name for name, cls in STRATEGIES.items() if cls.shares_wake}
-    assert sharing == {"none", "distill", "replay_distill", "gated", "full",
+    assert sharing == {"none", "distill", "replay_distill", "gated", "gated_shuffled", "full",
                        "scratch_student", "awake_control"}
 
 

@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
-from consolidation.schema import register
+from runner.schema import register
 
 ROOT = Path(__file__).resolve().parents[1]
 register()

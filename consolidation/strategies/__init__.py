@@ -3,7 +3,7 @@
 Importing this package imports every module in it, and each module registers its strategy:
 ``STRATEGIES[name]`` is the class behind ``consolidation=<name>``. The hook contract is
 documented in :mod:`consolidation.strategies.base`. A strategy with parameters beyond our
-sleep's declares a ``Schema`` dataclass; :func:`consolidation.schema.register` puts it in
+sleep's declares a ``Schema`` dataclass; :func:`runner.schema.register` puts it in
 Hydra's ConfigStore as ``<name>_schema`` for its YAML option to extend.
 """
 

@@ -41,7 +41,7 @@ import torch
 from agents.guards import DivergenceError
 from agents.subcortical import SubcorticalPolicy, gaussian_kl
 from consolidation.memory import EpisodicMemory
-from consolidation.sleep import LOSSES, SleepReport, distillation_loss
+from consolidation.sleep import LOSSES, SleepReport, StudentTraining, check_count, distillation_loss
 from consolidation.strategies.base import Strategy, register
 
 
@@ -49,71 +49,55 @@ from consolidation.strategies.base import Strategy, register
 class AwakeControl(Strategy):
     """Online distillation on fresh env states, with the update budget of the sleep it replaces.
 
-    Args:
-        updates: student gradient updates per phase (a protocol phase may set its own).
-        batch_size: fresh states per update.
-        learning_rate: the student's Adam learning rate.
-        loss: ``kl`` (KL(cortical || subcortical) of the Gaussians) or ``mse`` (on the means).
-        heldout_states: fresh states collected after the updates to measure the held-out KL.
-        max_loss: a loss above this (or not finite) stops the phase with :class:`DivergenceError`.
-        log_every: updates between logged points of the loss curve.
+    Args: the fields of :class:`consolidation.sleep.StudentTraining` (the budget and optimiser
+    of the sleep it replaces; ``loss``: ``kl``, KL(cortical || subcortical) of the Gaussians, or
+    ``mse``, on the means) plus ``heldout_states``, the fresh states collected after the updates to
+    measure the held-out KL.
     """
 
     takes_env_steps = True
     shares_wake = True  # its wake is plain fine-tuning
 
     @dataclass
-    class Schema:
-        _target_: str = "consolidation.strategies.awake_control.AwakeControl"
-        updates: int = 2000
-        batch_size: int = 256
-        learning_rate: float = 1e-3
-        loss: str = "kl"
+    class Schema(StudentTraining):
         heldout_states: int = 2048
-        max_loss: float = 1e6
-        log_every: int = 50
 
-    def __init__(self, updates: int = 2000, batch_size: int = 256, learning_rate: float = 1e-3, loss: str = "kl",
-                 heldout_states: int = 2048, max_loss: float = 1e6, log_every: int = 50) -> None:
-        if loss not in LOSSES:
-            raise ValueError(f"consolidation.loss={loss!r} is not allowed: expected one of {list(LOSSES)}")
-        for name, value in (("updates", updates), ("batch_size", batch_size), ("heldout_states", heldout_states),
-                            ("log_every", log_every)):
-            if isinstance(value, bool) or int(value) != value or value < 1:
-                raise ValueError(f"consolidation.{name}={value!r} is not allowed: expected an integer >= 1")
-        if not (math.isfinite(learning_rate) and learning_rate > 0):
-            raise ValueError(f"consolidation.learning_rate={learning_rate!r} is not allowed: expected a float > 0")
-        self.updates, self.batch_size, self.learning_rate = int(updates), int(batch_size), float(learning_rate)
-        self.loss, self.heldout_states = loss, int(heldout_states)
-        self.max_loss, self.log_every = float(max_loss), int(log_every)
+    def __init__(self, **settings) -> None:
+        self.settings = self.Schema(**settings)
+        if self.settings.loss not in LOSSES:
+            raise ValueError(f"consolidation.loss={self.settings.loss!r} is not allowed: "
+                             f"expected one of {list(LOSSES)}")
+        check_count("consolidation.heldout_states", self.settings.heldout_states)
+
+    @property
+    def sleep_updates(self) -> int:
+        return self.settings.updates
 
     def sleep(self, student: SubcorticalPolicy, memory: EpisodicMemory, task: int, learner, seed: int,
-              logger=None, updates: int | None = None) -> SleepReport:
+              updates: int, logger=None) -> SleepReport:
         """``updates`` online distillation steps on fresh states of ``task``'s wake env; ``memory`` is not read."""
         start = time.perf_counter()
-        updates = self.updates if updates is None else int(updates)
-        if updates < 1:
-            raise ValueError(f"updates={updates!r} is not allowed: expected an integer >= 1")
+        settings = self.settings
         stream = _FreshStates(learner, seed)
-        optimizer = torch.optim.Adam(student.parameters(), lr=self.learning_rate)
+        optimizer = torch.optim.Adam(student.parameters(), lr=settings.learning_rate)
         report = SleepReport(updates, [], math.nan, {}, {}, 0.0)
         for update in range(updates):
-            obs, mean, log_std = stream.take(self.batch_size)
+            obs, mean, log_std = stream.take(settings.batch_size)
             loss = self._loss(student, obs, mean, log_std).mean()
             value = float(loss.detach())
-            if not math.isfinite(value) or value > self.max_loss:
+            if not math.isfinite(value) or value > settings.max_loss:
                 raise DivergenceError(f"awake control diverged at update {update}: loss={value!r} "
-                                      f"(limit {self.max_loss}); lower consolidation.learning_rate")
+                                      f"(limit {settings.max_loss}); lower consolidation.learning_rate")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            if update % self.log_every == 0 or update == updates - 1:
+            if update % settings.log_every == 0 or update == updates - 1:
                 report.loss_curve.append(value)
                 if logger is not None:
                     logger.record("sleep/loss", value)
                     logger.dump(update)
             report.final_loss = value
-        obs, mean, log_std = stream.take(self.heldout_states)
+        obs, mean, log_std = stream.take(settings.heldout_states)
         with torch.no_grad():
             student_mean, student_log_std = student(obs)
             report.heldout_kl = {int(task): float(gaussian_kl(mean, log_std, student_mean, student_log_std).mean())}
@@ -122,7 +106,7 @@ class AwakeControl(Strategy):
         return report
 
     def _loss(self, student: SubcorticalPolicy, obs, teacher_mean, teacher_log_std) -> torch.Tensor:
-        return distillation_loss(*student(obs), teacher_mean, teacher_log_std, self.loss)
+        return distillation_loss(*student(obs), teacher_mean, teacher_log_std, self.settings.loss)
 
 
 class _FreshStates:

@@ -8,6 +8,7 @@ points of the protocol; each hook may change only what its docstring names, and
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -56,8 +57,18 @@ class Strategy:
     takes_env_steps = False
     #: True only when every wake hook is the base class's no-op, i.e. the wake is plain
     #: fine-tuning: the shared-phase cache then reuses the wake phases of any other such
-    #: strategy (consolidation/cache.py). tests/test_strategies.py checks the claim.
+    #: strategy (runner/cache.py). tests/test_strategies.py checks the claim.
     shares_wake = False
+
+    @dataclass
+    class Schema:
+        """The strategy's settings: its constructor's keywords with their defaults, and the typed
+        schema its config option extends (a strategy without settings keeps this empty one)."""
+
+    @property
+    def sleep_updates(self) -> int | None:
+        """Student updates of a sleep phase that does not set its own (None: this strategy does not sleep)."""
+        return None
 
     def plain_wake(self, task: int) -> bool:
         """Whether the coming wake on ``task`` is plain fine-tuning: the default contexts,
@@ -82,8 +93,10 @@ class Strategy:
         """After the cortex trained on ``task``."""
 
     def sleep(self, student: SubcorticalPolicy, memory: EpisodicMemory, task: int, learner: CorticalLearner,
-              seed: int, logger=None, updates: int | None = None):
-        """One offline phase; return a :class:`consolidation.sleep.SleepReport`, or None for no sleep."""
+              seed: int, updates: int, logger=None):
+        """One offline phase of ``updates`` student updates (the protocol phase's count, resolved
+        against :attr:`sleep_updates` by the protocol); return a
+        :class:`consolidation.sleep.SleepReport`, or None for no sleep."""
         return None
 
     def state_dict(self) -> dict[str, Any]:

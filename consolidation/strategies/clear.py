@@ -53,7 +53,6 @@ class CLEAR(Strategy):
 
     @dataclass
     class Schema:
-        _target_: str = "consolidation.strategies.clear.CLEAR"
         policy_weight: float = 1.0
         value_weight: float = 0.5
         batch_size: int = 256

@@ -25,7 +25,6 @@ import math
 from dataclasses import dataclass
 
 import torch
-from omegaconf import MISSING
 
 from agents.cortex import CorticalLearner
 from consolidation.memory import EpisodicMemory
@@ -80,7 +79,6 @@ class EWC(AnchoredPenalty):
 
     @dataclass
     class Schema:
-        _target_: str = MISSING
         strength: float = 1.0
         fisher_samples: int = 512
         seed: int = 0

@@ -5,12 +5,16 @@ Downscaling after Hill, Tononi and Ghilardi (2008), the synaptic homeostasis of 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from consolidation.strategies.base import register
-from consolidation.strategies.sleep_consolidation import SleepConsolidation
+from consolidation.strategies.gated import Gated
 
 
 @register("full")
-class Full(SleepConsolidation):
+class Full(Gated):
     """Sleep strategy: gated replay and distillation, then synaptic downscaling of the student."""
 
-    DEFAULTS = {"interleave": True, "gating": {"mode": "on"}, "downscaling": 0.98}
+    @dataclass
+    class Schema(Gated.Schema):
+        downscaling: float = 0.98

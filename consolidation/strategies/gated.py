@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+from consolidation.neuromodulation import GatingSettings
+from consolidation.sleep import SleepSettings
 from consolidation.strategies.base import register
 from consolidation.strategies.sleep_consolidation import SleepConsolidation
 
@@ -10,4 +14,7 @@ from consolidation.strategies.sleep_consolidation import SleepConsolidation
 class Gated(SleepConsolidation):
     """Sleep strategy: interleaved replay and distillation, gated by neuromodulator-like signals."""
 
-    DEFAULTS = {"interleave": True, "gating": {"mode": "on"}}
+    @dataclass
+    class Schema(SleepSettings):
+        interleave: bool = True
+        gating: GatingSettings = field(default_factory=lambda: GatingSettings(mode="on"))

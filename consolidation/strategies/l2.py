@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from omegaconf import MISSING
-
 from agents.cortex import CorticalLearner
 from consolidation.memory import EpisodicMemory
 from consolidation.strategies._anchors import AnchoredPenalty
@@ -35,7 +33,6 @@ class L2Anchor(AnchoredPenalty):
 
     @dataclass
     class Schema:
-        _target_: str = MISSING
         strength: float = 0.2
 
     def __init__(self, strength: float = 0.2) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from omegaconf import MISSING
 
 from agents.cortex import CorticalLearner
 from consolidation.memory import EpisodicMemory
@@ -64,7 +63,6 @@ class MAS(AnchoredPenalty):
 
     @dataclass
     class Schema:
-        _target_: str = MISSING
         strength: float = 4.0
         samples: int = 1024
         seed: int = 0

@@ -27,42 +27,41 @@ moments when the protocol's phase context changes, although the multitask mix do
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
-from consolidation.schema import SleepSchema
-from consolidation.sleep import Sleep
-from consolidation.strategies.base import Strategy, register
+from consolidation.neuromodulation import GatingSettings
+from consolidation.sleep import SleepSettings
+from consolidation.strategies.base import register
+from consolidation.strategies.sleep_consolidation import SleepConsolidation
 
 
 @register("multitask")
-class Multitask(Strategy):
+class Multitask(SleepConsolidation):
     """Upper bound: all protocol contexts stepped together in every wake; no sleep by default.
 
     Args:
         distill_in_sleep: in sleep phases, distil the cortex into the student with
             :class:`consolidation.sleep.Sleep` (False: sleep does nothing).
-        **sleep_kwargs: keywords of :class:`consolidation.sleep.Sleep` (validated even when
-            ``distill_in_sleep`` is False, so that a bad value fails at start either way).
+        the other keywords: those of :class:`consolidation.sleep.SleepSettings` (validated even
+            when ``distill_in_sleep`` is False, so that a bad value fails at start either way).
     """
 
+    shares_wake = False  # every wake steps all contexts: never plain fine-tuning
+
     @dataclass
-    class Schema(SleepSchema):
-        """``configs/consolidation/multitask.yaml``: our sleep's keys plus ``distill_in_sleep``."""
+    class Schema(SleepSettings):
+        """Our sleep's settings (distillation of every context's memories, uniform replay) plus
+        ``distill_in_sleep``."""
 
         distill_in_sleep: bool = False
-
-    def __init__(self, distill_in_sleep: bool = False, **sleep_kwargs: Any) -> None:
-        self.distill_in_sleep = bool(distill_in_sleep)
-        self.phase = Sleep(**sleep_kwargs)
+        gating: GatingSettings = field(default_factory=lambda: GatingSettings(mode="off"))
 
     def wake_contexts(self, context: str, protocol_contexts: list[str]) -> list[str]:
         """Every context of the protocol, in protocol order (the phase's own is among them)."""
         return list(protocol_contexts)
 
-    def sleep(self, student, memory, task, learner, seed, logger=None, updates=None):
+    def sleep(self, student, memory, task, learner, seed, updates, logger=None):
         """Nothing (None) unless ``distill_in_sleep``; then one :class:`Sleep` run."""
-        if not self.distill_in_sleep:
+        if not self.settings.distill_in_sleep:
             return None
-        phase = self.phase if updates is None else self.phase.with_updates(updates)
-        return phase.run(student, memory, task, learner, seed, logger)
+        return super().sleep(student, memory, task, learner, seed, updates, logger)

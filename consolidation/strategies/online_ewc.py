@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from omegaconf import MISSING
-
 from agents.cortex import CorticalLearner
 from consolidation.memory import EpisodicMemory
 from consolidation.strategies._anchors import check_number
@@ -40,7 +38,6 @@ class OnlineEWC(EWC):
 
     @dataclass
     class Schema:
-        _target_: str = MISSING
         strength: float = 1.0
         gamma: float = 0.95
         fisher_samples: int = 512

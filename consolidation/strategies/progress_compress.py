@@ -59,7 +59,8 @@ from torch.func import functional_call, jacrev, vmap
 
 from agents.cortex import CorticalLearner
 from agents.subcortical import SubcorticalPolicy
-from consolidation.schema import GatingSchema, SleepSchema
+from consolidation.neuromodulation import GatingSettings
+from consolidation.sleep import SleepSettings
 from consolidation.strategies.base import register
 from consolidation.strategies.sleep_consolidation import SleepConsolidation
 
@@ -80,28 +81,28 @@ class ProgressCompress(SleepConsolidation):
             estimate the Fisher after each compress.
         reset_active_column: re-initialise the cortex's actor before the wake of each new task.
         reset_critic: with ``reset_active_column``, re-initialise the critic too.
-        **sleep_kwargs: keywords of :class:`consolidation.sleep.Sleep` (the compress loop).
+        the other keywords: those of :class:`consolidation.sleep.SleepSettings` (the compress loop).
     """
 
     shares_wake = False  # a wake that re-initialises the active column is not plain fine-tuning
 
-    DEFAULTS = {"interleave": False, "gating": {"mode": "off"}}
-
     @dataclass
-    class Schema(SleepSchema):
-        """``configs/consolidation/progress_compress.yaml``: our sleep's keys plus P&C's."""
+    class Schema(SleepSettings):
+        """Our sleep's settings (the task just learned only, uniform replay, as in P&C) plus P&C's own."""
 
         interleave: bool = False
-        gating: GatingSchema = field(default_factory=lambda: GatingSchema(mode="off"))
+        gating: GatingSettings = field(default_factory=lambda: GatingSettings(mode="off"))
         ewc_lambda: float = 10.0
         ewc_gamma: float = 0.95
         fisher_states: int = 2048
         reset_active_column: bool = True
         reset_critic: bool = True
 
-    def __init__(self, ewc_lambda: float = 10.0, ewc_gamma: float = 0.95, fisher_states: int = 2048,
-                 reset_active_column: bool = True, reset_critic: bool = True, **sleep_kwargs: Any) -> None:
-        super().__init__(**sleep_kwargs)
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**settings)
+        ewc_lambda, ewc_gamma, fisher_states = self.settings.ewc_lambda, self.settings.ewc_gamma, \
+            self.settings.fisher_states
+        reset_active_column, reset_critic = self.settings.reset_active_column, self.settings.reset_critic
         if not (math.isfinite(ewc_lambda) and ewc_lambda >= 0):
             raise ValueError(f"consolidation.ewc_lambda={ewc_lambda!r} is not allowed: expected a finite float >= 0")
         if not 0.0 <= ewc_gamma <= 1.0:
@@ -141,11 +142,11 @@ class ProgressCompress(SleepConsolidation):
                  for name, parameter in student.named_parameters()]
         return 0.5 * self.ewc_lambda * self.ewc_gamma * torch.stack(terms).sum()
 
-    def sleep(self, student, memory, task, learner, seed, logger=None, updates=None):
+    def sleep(self, student, memory, task, learner, seed, updates, logger=None):
         """Compress: distil the cortex on ``task``'s memories into the penalised student, then
         fold the student's Fisher at ``task``'s states into F* and anchor at its new weights."""
-        phase = self.phase if updates is None else self.phase.with_updates(updates)
-        report = phase.run(student, memory, task, learner, seed, logger, extra_loss=self.penalty)
+        report = self.phase.run(student, memory, task, learner, seed, updates=updates, logger=logger,
+                                extra_loss=self.penalty)
         obs = memory.arrays([task])["obs"]
         if len(obs) > self.fisher_states:
             rows = np.sort(np.random.default_rng(seed).choice(len(obs), self.fisher_states, replace=False))
@@ -157,7 +158,7 @@ class ProgressCompress(SleepConsolidation):
         self.compressions += 1
         if logger is not None:
             logger.record("sleep/ewc_fisher_mean", float(torch.cat([f.flatten() for f in self.fisher.values()]).mean()))
-            logger.dump(phase.updates)
+            logger.dump(updates)
         return report
 
     # -- state ---------------------------------------------------------------------------------

@@ -1,7 +1,12 @@
-"""``replay_distill``: distillation with interleaved replay of earlier tasks' memories, no gating."""
+"""``replay_distill``: distillation with interleaved replay of earlier tasks' memories, no gating
+(the 'gating off' ablation of ``gated``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+from consolidation.neuromodulation import GatingSettings
+from consolidation.sleep import SleepSettings
 from consolidation.strategies.base import register
 from consolidation.strategies.sleep_consolidation import SleepConsolidation
 
@@ -10,4 +15,7 @@ from consolidation.strategies.sleep_consolidation import SleepConsolidation
 class ReplayDistill(SleepConsolidation):
     """Sleep strategy: distillation with interleaved replay of earlier tasks' memories, no gating."""
 
-    DEFAULTS = {"interleave": True, "gating": {"mode": "off"}}
+    @dataclass
+    class Schema(SleepSettings):
+        interleave: bool = True
+        gating: GatingSettings = field(default_factory=lambda: GatingSettings(mode="off"))

@@ -20,8 +20,10 @@ behaviour policy that produced the actions, which this student never sees.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
+from consolidation.sleep import Sleep, SleepSettings, StudentTraining
 from consolidation.strategies.base import register
 from consolidation.strategies.sleep_consolidation import SleepConsolidation
 
@@ -30,23 +32,18 @@ from consolidation.strategies.sleep_consolidation import SleepConsolidation
 class ScratchStudent(SleepConsolidation):
     """Sleep strategy: behaviour cloning of executed actions with uniform interleaved replay (no teacher).
 
-    Args: those of :class:`consolidation.sleep.Sleep` that this ablation leaves free; replay is
-    always interleaved and uniform (gating off), the target always the executed actions.
+    Args: those of :class:`consolidation.sleep.StudentTraining` plus ``holdout_fraction``; replay
+    is always interleaved and uniform (gating off), the target always the executed actions.
     """
 
     @dataclass
-    class Schema:
-        _target_: str = "consolidation.strategies.scratch_student.ScratchStudent"
-        updates: int = 2000
-        batch_size: int = 256
-        learning_rate: float = 1e-3
+    class Schema(StudentTraining):
         loss: str = "nll"
         holdout_fraction: float = 0.1
-        max_loss: float = 1e6
-        log_every: int = 50
 
-    def __init__(self, updates: int = 2000, batch_size: int = 256, learning_rate: float = 1e-3, loss: str = "nll",
-                 holdout_fraction: float = 0.1, max_loss: float = 1e6, log_every: int = 50) -> None:
-        super().__init__(updates=updates, batch_size=batch_size, learning_rate=learning_rate, loss=loss,
-                         holdout_fraction=holdout_fraction, max_loss=max_loss, log_every=log_every,
-                         interleave=True, gating={"mode": "off"}, target="taken_actions")
+    target = "taken_actions"
+
+    def __init__(self, **settings: Any) -> None:
+        self.settings = self.Schema(**settings)
+        self.phase = Sleep(SleepSettings(**asdict(self.settings), interleave=True, gating={"mode": "off"}),
+                           target=self.target)

@@ -8,12 +8,14 @@ the options instantiate, which all run before training starts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
+
+from consolidation.strategies import STRATEGIES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,40 +42,6 @@ class AgentSchema:
 
 
 @dataclass
-class GatingSchema:
-    mode: str = "on"
-    dopamine_weight: float = 1.0
-    acetylcholine_weight: float = 1.0
-    gain_min: float = 0.25
-    gain_max: float = 4.0
-    priority_exponent: float = 0.6
-
-
-@dataclass
-class StrategySchema:
-    """A strategy without parameters (e.g. ``none``)."""
-
-    _target_: str = MISSING
-
-
-@dataclass
-class SleepSchema:
-    """Our sleep strategies (consolidation/strategies/sleep_consolidation.py)."""
-
-    _target_: str = MISSING
-    updates: int = 2000
-    batch_size: int = 256
-    learning_rate: float = 1e-3
-    loss: str = "kl"
-    interleave: bool = True
-    gating: GatingSchema = field(default_factory=GatingSchema)
-    downscaling: float = 1.0
-    holdout_fraction: float = 0.1
-    max_loss: float = 1e6
-    log_every: int = 50
-
-
-@dataclass
 class PhaseSchema:
     kind: str = MISSING
     context: str | None = None
@@ -90,9 +58,9 @@ class ProtocolSchema:
 
 @dataclass
 class CacheSchema:
-    """The shared-phase cache (consolidation/cache.py)."""
+    """The shared-phase cache (runner/cache.py)."""
 
-    _target_: str = "consolidation.cache.PhaseCache"
+    _target_: str = "runner.cache.PhaseCache"
     dir: str = MISSING
     enabled: bool = True
     lock_timeout: float = -1.0
@@ -100,7 +68,7 @@ class CacheSchema:
 
 @dataclass
 class ExperimentSchema:
-    _target_: str = "consolidation.experiment.Experiment"
+    _target_: str = "runner.experiment.Experiment"
     _convert_: str = "all"
     env: EnvSchema = MISSING
     agent: AgentSchema = MISSING
@@ -114,6 +82,14 @@ class ExperimentSchema:
     run_dir: str = "${hydra:runtime.output_dir}"
     log_formats: list[str] = field(default_factory=lambda: ["log", "csv", "tensorboard"])
     cache: CacheSchema = field(default_factory=CacheSchema)
+    resume: str = "check"
+
+
+def strategy_schema(name: str, cls: type) -> type:
+    """The config schema of strategy ``name``: its ``Schema`` (the settings its constructor takes,
+    with their defaults) plus the ``_target_`` that instantiates it."""
+    target = field(default=f"{cls.__module__}.{cls.__name__}")
+    return make_dataclass(f"{cls.__name__}Config", [("_target_", str, target)], bases=(cls.Schema,))
 
 
 def register() -> None:
@@ -122,14 +98,8 @@ def register() -> None:
     store.store(name="experiment_schema", node=ExperimentSchema)
     store.store(group="env", name="env_schema", node=EnvSchema)
     store.store(group="agent", name="agent_schema", node=AgentSchema)
-    store.store(group="consolidation", name="sleep_schema", node=SleepSchema)
-    store.store(group="consolidation", name="strategy_schema", node=StrategySchema)
-    from consolidation.strategies import STRATEGIES  # strategies declare their own schemas
-
-    for name, cls in STRATEGIES.items():
-        schema = getattr(cls, "Schema", None)
-        if schema is not None:
-            store.store(group="consolidation", name=f"{name}_schema", node=schema)
+    for name, cls in STRATEGIES.items():  # each strategy's settings, plus the class to instantiate
+        store.store(group="consolidation", name=f"{name}_schema", node=strategy_schema(name, cls))
     store.store(group="protocol", name="protocol_schema", node=ProtocolSchema)
     if not OmegaConf.has_resolver("repo_root"):
         OmegaConf.register_new_resolver("repo_root", lambda: str(ROOT))

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from consolidation.records import atomic_path, write_json_atomic
+from fileio import atomic_path, write_json_atomic
 
 MARKER = "phase.json"
 

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from consolidation import metrics
-from consolidation.records import write_text_atomic
-from consolidation.reporting.runs import Run, aba_gap, first_wake, row_after, row_before
 from consolidation.results import metrics_of, savings_by_context
+from fileio import write_text_atomic
+from reporting.runs import Run, aba_gap, first_wake, row_after, row_before
 
 COLUMNS = ["family", "strategy", "seed", "slept", "policy", "metric", "value"]
 ABA_COLUMNS = ["family", "strategy", "gap", "seed", "policy", "metric", "value"]

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from consolidation.reporting.tidy import METRICS, POLICY_METRICS
+from reporting.tidy import METRICS, POLICY_METRICS
 
 DEFAULT_ORDER = ("none", "distill", "replay_distill", "gated", "gated_shuffled", "full", "scratch_student",
                  "awake_control", "l2", "ewc", "online_ewc", "mas", "clear", "progress_compress", "multitask")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from consolidation.records import write_text_atomic
+from fileio import write_text_atomic
 
 LAYOUTS = {  # name -> glob under the root
     "family/strategy/seed": "*/*/seed*/results.json",  # the benchmark's run directories

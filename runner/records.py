@@ -1,4 +1,4 @@
-"""Run records: atomic JSON files and the provenance every run directory carries.
+"""Run records: the provenance every run directory carries.
 
 A run directory must describe itself: command, seed, git revision, package versions and
 thread count sit beside Hydra's resolved config, so that a number can be traced to what
@@ -7,16 +7,11 @@ produced it.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.metadata
-import json
-import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +20,6 @@ import torch
 PACKAGES = ("motorsleep", "torch", "mujoco", "gymnasium", "stable-baselines3", "hydra-core", "numpy",
             "omegaconf", "rliable", "pandas")
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def write_json_atomic(path: str | Path, payload: Any) -> None:
-    """Write JSON to a temporary file in the same directory, fsync it, then rename over ``path``."""
-    write_text_atomic(path, json.dumps(payload, indent=1, allow_nan=True) + "\n")
 
 
 def git_revision() -> dict[str, Any]:
@@ -80,49 +70,3 @@ def hydra_job() -> dict[str, Any] | None:
     config = HydraConfig.get()
     return {"overrides": list(config.overrides.task), "num": config.job.get("num"),
             "launcher": config.runtime.choices.get("hydra/launcher")}
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
-    """A temporary path beside ``path`` to write to; on success it is fsynced, given the usual
-    permissions (``0o666`` less the umask, not mkstemp's owner-only ``0o600``, so that a shared
-    cache or results folder stays readable) and renamed over ``path``; on failure it is removed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write text through a temporary file in the same directory and a rename."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
-
-
-def replace_readme_block(name: str, body: str, readme: str | Path = ROOT / "README.md") -> None:
-    """Replace the text between ``<!-- name:start -->`` and ``<!-- name:end -->``; nothing else changes."""
-    readme = Path(readme)
-    text = readme.read_text()
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    if text.count(start) != 1 or text.count(end) != 1:
-        raise ValueError(f"{readme} needs exactly one {start} ... {end} pair")
-    if text.index(end) < text.index(start):
-        raise ValueError(f"{readme}: {end} comes before {start}; expected the start marker first")
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    write_text_atomic(readme, f"{head}{start}\n{body}\n{end}{tail}")

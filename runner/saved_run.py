@@ -2,7 +2,7 @@
 
 Tools that show a finished (or interrupted) run, such as ``scripts/record.py``, rebuild its
 envs from the run's saved config and load policies from its sealed phase folders
-(:mod:`consolidation.checkpoints`), so nothing is retrained and nothing is guessed.
+(:mod:`runner.checkpoints`), so nothing is retrained and nothing is guessed.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from omegaconf import OmegaConf
 
 from agents.cortex import CorticalLearner
 from agents.subcortical import SubcorticalPolicy
-from consolidation import checkpoints
 from envs.family import TaskFamily
+from runner import checkpoints
 
 POLICY_FILES = {"cortical": "cortical.zip", "subcortical": "subcortical.pt"}
 CONFIG_FILES = (".hydra/config.yaml", "config.yaml")  # Hydra's copy; a results/ folder keeps it at the top

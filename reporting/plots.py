@@ -23,9 +23,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from consolidation.reporting.runs import Run, row_labels  # noqa: E402
-from consolidation.reporting.tables import policies_shown, strategy_order  # noqa: E402
-from consolidation.reporting.tidy import ABA_METRICS, METRICS, POLICIES, POLICY_METRICS  # noqa: E402
+from reporting.runs import Run, row_labels  # noqa: E402
+from reporting.tables import policies_shown, strategy_order  # noqa: E402
+from reporting.tidy import ABA_METRICS, METRICS, POLICIES, POLICY_METRICS  # noqa: E402
 
 DPI = 100
 PANEL = (4.0, 3.0)  # inches of one line-plot panel

@@ -2,9 +2,12 @@
 
 A finished phase (its sealed checkpoint folder: cortex, student, memory, strategy state and
 the phase's record or test row) is stored under a key that hashes everything that produced
-it: the run's config, the phase, the key of the phase before it, the seed, the source code
-of the parts involved and the versions of the numerical packages. A run that needs a phase
-with the same key loads it instead of computing it.
+it: the run's config, the phase, the key of the phase before it, the seed, the code of the
+parts involved and the versions of the numerical packages. A run that needs a phase with the
+same key loads it instead of computing it. The code enters as a digest of the syntax trees of
+every module the phase's code imports (:mod:`runner.code_digest`): a comment, docstring or
+formatting edit keeps the keys, any change of code changes them, and a new module joins the
+key as soon as it is imported, with no list to keep.
 
 Two chains of keys run side by side (:class:`KeyChain`):
 
@@ -31,7 +34,6 @@ with people whose runs you would load anyway.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -45,24 +47,20 @@ from typing import Any
 
 from filelock import FileLock
 
-from consolidation import checkpoints
-from consolidation.records import package_versions
+from runner import checkpoints
+from runner.code_digest import code_digest
+from runner.faults import crash_point
+from runner.records import package_versions
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Source a wake phase of a wake-sharing strategy depends on (files, or folders of them).
-WAKE_SOURCES = ("envs", "agents", "consolidation/experiment.py", "consolidation/memory.py",
-                "consolidation/tagging.py", "consolidation/curves.py", "consolidation/protocol.py",
-                "consolidation/checkpoints.py", "consolidation/cache.py", "consolidation/strategies/base.py")
-#: Source any phase may depend on: the above plus sleep, gating and every strategy (modules that
-#: only read finished runs, such as metrics and reports, change no phase and are left out).
-FULL_SOURCES = (*WAKE_SOURCES, "consolidation/sleep.py", "consolidation/neuromodulation.py",
-                "consolidation/strategies")
+#: Our top-level packages: the code digests follow imports within them (runner/code_digest.py).
+PACKAGES = ("envs", "agents", "consolidation", "runner", "fileio")
+#: The module a wake phase of a wake-sharing strategy runs in: the digest of a shared wake covers
+#: it and everything it imports (envs, agents, memory, tagging, protocol, the strategy hooks'
+#: base class, the cache and checkpoints), not the sleep modules, which no plain wake runs.
+WAKE_ROOT = "runner.experiment"
 #: Packages whose version can change a number.
 NUMERIC_PACKAGES = ("numpy", "torch", "stable-baselines3", "gymnasium", "mujoco")
-#: Config keys that do not change what a run computes (the protocol does, but only through the
-#: phases up to the one keyed, which the chain of keys holds).
-NOT_IDENTITY = ("run_dir", "log_formats", "cache", "protocol")  # phases: in the chain of keys
-AGENT_NOT_IDENTITY = ("progress_bar",)
 
 
 class PhaseCache:
@@ -110,7 +108,7 @@ class PhaseCache:
         staging.parent.mkdir(parents=True, exist_ok=True)
         try:
             shutil.copytree(sealed_folder, staging)
-            _crash_point("cache:before_rename")
+            crash_point("cache:before_rename")
             target.parent.mkdir(parents=True, exist_ok=True)
             os.rename(staging, target)
         finally:
@@ -122,25 +120,27 @@ class KeyChain:
 
     A wake is keyed on the wake lane, shared with other strategies, while every wake so far was
     plain fine-tuning (``Strategy.plain_wake``); the first wake that is not leaves the lane for
-    good, and it and every later wake are keyed on the full chain with the strategy's source.
+    good, and it and every later wake are keyed on the full chain with the strategy's code.
 
     Args:
-        identity: the run's config without what does not change a result (:func:`run_identity`).
+        identity: the run's config identity (:func:`runner.identity.run_identity`); its protocol
+            is left out, since the chain keys the protocol phase by phase.
         tasks: the protocol's contexts, in task order.
-        strategy_source: the file defining the strategy's class.
+        strategy_module: the dotted name of the module defining the strategy's class.
         state: the chain after the phases a resumed run already finished (:meth:`state`).
     """
 
-    def __init__(self, identity: dict[str, Any], tasks: list[str], strategy_source: str | os.PathLike,
+    def __init__(self, identity: dict[str, Any], tasks: list[str], strategy_module: str,
                  state: dict[str, Any] | None = None) -> None:
         versions = {"python": sys.version.split()[0], **package_versions(NUMERIC_PACKAGES)}
+        identity = {k: v for k, v in identity.items() if k != "protocol"}
         wake_identity = {k: v for k, v in identity.items() if k not in ("consolidation", "student_hidden")}
         self.full = _digest({"identity": identity, "tasks": tasks, "versions": versions,
-                             "code": source_digest(FULL_SOURCES)})
+                             "code": code_digest((WAKE_ROOT, strategy_module), ROOT, PACKAGES)})
         self.lane: str | None = _digest({"identity": wake_identity, "tasks": tasks, "versions": versions,
-                                         "code": source_digest(WAKE_SOURCES)})
+                                         "code": code_digest((WAKE_ROOT,), ROOT, PACKAGES)})
         self.last_context: str | None = None
-        self.strategy_code = source_digest((str(strategy_source),))
+        self.strategy_code = code_digest((strategy_module,), ROOT, PACKAGES)
         if state is not None:
             self.full, self.lane, self.last_context = state["full"], state["lane"], state["last_context"]
 
@@ -167,37 +167,5 @@ class KeyChain:
         return {"full": self.full, "lane": self.lane, "last_context": self.last_context}
 
 
-def run_identity(config: dict[str, Any]) -> dict[str, Any]:
-    """The part of a resolved run config that can change a result (paths, logging, the cache
-    itself and the progress bar are left out; the protocol is keyed phase by phase instead)."""
-    identity = {k: v for k, v in config.items() if k not in NOT_IDENTITY and k != "hydra"}
-    if isinstance(identity.get("agent"), dict):
-        identity["agent"] = {k: v for k, v in identity["agent"].items() if k not in AGENT_NOT_IDENTITY}
-    return identity
-
-
-@functools.cache
-def source_digest(paths: tuple[str | os.PathLike, ...]) -> str:
-    """SHA-256 over the Python source under ``paths`` (files or folders, relative to the repo).
-
-    Read once per process, when the code was imported: a worker that lives through many runs
-    keeps keying on the code it runs, not on files edited on disk since."""
-    digest = hashlib.sha256()
-    files: list[Path] = []
-    for entry in paths:
-        path = Path(entry) if Path(entry).is_absolute() else ROOT / entry
-        files.extend(sorted(path.rglob("*.py")) if path.is_dir() else [path])
-    for file in sorted(set(files)):
-        digest.update(str(file.relative_to(ROOT)).encode())
-        digest.update(file.read_bytes())
-    return digest.hexdigest()
-
-
 def _digest(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _crash_point(tag: str) -> None:
-    from consolidation.experiment import crash_point  # fault injection shared with the resume tests
-
-    crash_point(tag)
