@@ -18,7 +18,6 @@ from fileio import write_json_atomic, write_text_atomic
 from runner.identity import differences, identity_digest
 from runner.records import provenance
 
-
 #: How a run directory made by another config is treated: ``check`` refuses it, ``accept`` resumes
 #: it anyway (the finished phases stay as they were computed; the changes are recorded).
 RESUME_MODES = ("check", "accept")
