@@ -55,6 +55,18 @@ def _imported_names(tree: ast.AST, module: str, is_package: bool) -> set[str]:
     return names
 
 
+def direct_imports(module: str, root_dir: Path, packages: Iterable[str]) -> set[str]:
+    """The modules of ``packages`` under ``root_dir`` that ``module``'s own import statements name
+    (not their parent packages, nor what those import in turn): the edges of the import graph."""
+    path = _module_file(module, root_dir)
+    if path is None:
+        raise ValueError(f"module {module!r} does not exist under {root_dir}")
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    allowed = set(packages)
+    return {name for name in _imported_names(tree, module, path.name == "__init__.py")
+            if name.partition(".")[0] in allowed and name != module and _module_file(name, root_dir) is not None}
+
+
 def module_closure(roots: Iterable[str], root_dir: Path, packages: Iterable[str]) -> tuple[Path, ...]:
     """The source files loaded by importing ``roots`` (dotted module names), found statically.
 

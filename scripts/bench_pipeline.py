@@ -36,18 +36,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from stable_baselines3.common.logger import Logger
 
 from agents.cortex import CorticalLearner
 from agents.subcortical import SubcorticalPolicy, gaussian_kl
 from consolidation.memory import EpisodicMemory
-from consolidation.sleep import Sleep
 from consolidation.tagging import MemoryTaggingCallback, RunningNovelty
 from envs.family import TaskFamily
 from envs.vector import make_vec
 from fileio import write_text_atomic
 from reporting.readme import replace_readme_block
+from runner.build import compose_config
 
 ROOT = Path(__file__).resolve().parents[1]
 BARS = {"wake": 0.95, "sleep": 0.05, "student": 0.8, "fidelity": 0.95, "params": 0.10,
@@ -55,12 +56,15 @@ BARS = {"wake": 0.95, "sleep": 0.05, "student": 0.8, "fidelity": 0.95, "params":
 OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt}
 
 
-def config(name: str) -> dict:
-    """A config file of configs/ as a plain dict (without its Hydra ``defaults`` and ``_target_``)."""
-    cfg = OmegaConf.to_container(OmegaConf.load(ROOT / "configs" / f"{name}.yaml"))
-    cfg.pop("defaults", None)
-    cfg.pop("_target_", None)
-    return cfg
+def config(*overrides: str) -> dict:
+    """The run config of these overrides (runner.build, as scripts/run.py composes it), as plain
+    dicts without ``_target_`` keys."""
+    def strip(node):
+        if isinstance(node, dict):
+            return {k: strip(v) for k, v in node.items() if k != "_target_"}
+        return node
+    cfg = compose_config([*overrides, "run_dir=unused"])
+    return strip(OmegaConf.to_container(cfg, resolve=True))
 
 
 def clocked(fn) -> tuple[float, float]:
@@ -147,15 +151,15 @@ def bench_sleep(agent: dict, family: TaskFamily, root: dict, wake_steps: int, re
     memory = EpisodicMemory(root["memory_capacity"], *dims(learner), seed=seed)
     callback = MemoryTaggingCallback(memory, task=0, phase=0, novelty=RunningNovelty())
     wake_cpu, wake_wall = clocked(lambda: learner.learn(wake_steps, callback=callback))
-    settings = config("consolidation/gated")
-    sleep, one = Sleep(**settings), Sleep(**{**settings, "updates": 1})
+    strategy = instantiate(compose_config(["consolidation=gated", "run_dir=unused"]).consolidation)
+    sleep, updates = strategy.phase, strategy.sleep_updates  # the Sleep of the gated strategy
     student = SubcorticalPolicy(*dims(learner), root["student_hidden"])
     memory.relabel(0, *learner.action_distribution(memory.arrays([0])["obs"]))  # as Sleep.run
     arrays = memory.arrays([0])
     data = [torch.as_tensor(arrays[k]) for k in ("obs", "action_mean", "action_log_std")]
-    runs = {"sleep": lambda f: sleep.run(f, memory, 0, learner, seed + 1),
-            "one_update": lambda f: one.run(f, memory, 0, learner, seed + 1),
-            "bare": lambda f: bare_loop(f, data, sleep.updates, sleep.batch_size,
+    runs = {"sleep": lambda f: sleep.run(f, memory, 0, learner, seed + 1, updates=updates),
+            "one_update": lambda f: sleep.run(f, memory, 0, learner, seed + 1, updates=1),
+            "bare": lambda f: bare_loop(f, data, updates, sleep.batch_size,
                                         sleep.learning_rate, seed)}
     times = {k: [] for k in (*runs, "sleep_wall")}
     for r in range(repeats):  # interleaved, order reversed every other round; fresh students
@@ -166,9 +170,9 @@ def bench_sleep(agent: dict, family: TaskFamily, root: dict, wake_steps: int, re
             times["sleep_wall"] += [w] if kind == "sleep" else []
     med = {k: statistics.median(v) for k, v in times.items()}
     loop = med["sleep"] - med["one_update"]  # updates 2..N of Sleep.run, fixed costs out
-    sleep_rate, bare_rate = (sleep.updates - 1) / loop, sleep.updates / med["bare"]
+    sleep_rate, bare_rate = (updates - 1) / loop, updates / med["bare"]
     return {"wake_steps": wake_steps, "wake_cpu": wake_cpu, "wake_wall": wake_wall,
-            "memory": len(memory), "updates": sleep.updates, "batch_size": sleep.batch_size,
+            "memory": len(memory), "updates": updates, "batch_size": sleep.batch_size,
             "sleep_cpu": med["sleep"], "sleep_wall": med["sleep_wall"],
             "ratio": med["sleep"] / wake_cpu, "fixed_cpu": med["one_update"] - 1 / sleep_rate,
             "sleep_updates_per_s": sleep_rate, "bare_updates_per_s": bare_rate,
@@ -252,9 +256,10 @@ def main(argv=None) -> int:
     if min(args.rounds, args.chunk, args.sac_chunk, args.repeats, args.wake_steps or 1) < 1:
         parser.error("--rounds, --chunk, --sac-chunk, --repeats and --wake-steps must be >= 1")
     torch.set_num_threads(1)
-    root, ppo = config("config"), config("agent/ppo")
-    family = TaskFamily(**config("env/reach"))
-    wake_steps = args.wake_steps or config("protocol/ab")["phases"][0]["steps"]
+    root = config("agent=ppo", "env=reach", "protocol=ab")
+    ppo = root["agent"]
+    family = TaskFamily(**root["env"])
+    wake_steps = args.wake_steps or root["protocol"]["phases"][0]["steps"]
     out: dict = {"meta": {"clock": "process_time", "torch_threads": 1, "seed": args.seed,
                           "torch": torch.__version__, "numpy": np.__version__}}
     if "wake" in args.figures:
@@ -262,7 +267,7 @@ def main(argv=None) -> int:
         out["wake"] = bench_wake(ppo, family, root["memory_capacity"], args.rounds, args.chunk,
                                  rollout, args.seed)
         if args.sac:
-            sac = config("agent/sac")
+            sac = config("agent=sac")["agent"]
             warm = sac["hyperparameters"]["learning_starts"] + args.sac_chunk
             out["wake_sac"] = bench_wake(sac, family, root["memory_capacity"], args.rounds,
                                          args.sac_chunk, warm, args.seed)

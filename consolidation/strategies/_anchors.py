@@ -151,12 +151,30 @@ class AnchoredPenalty(Strategy):
 
     Args:
         strength: the coefficient lambda of ``(lambda / 2) * sum_terms sum_i w_i (theta_i - a_i)^2``.
+        the setting named by :attr:`samples_setting` and ``seed``: for importances estimated at
+            memory states, how many states and the seed of their choice (:meth:`sampled_states`).
     """
 
-    def __init__(self, strength: float) -> None:
-        check_number("strength", strength, 0.0)
-        self.strength = float(strength)
+    #: the setting that counts the memory states an importance is estimated at (None: no states)
+    samples_setting: str | None = None
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**settings)
+        check_number("strength", self.settings.strength, 0.0)
+        self.strength = float(self.settings.strength)
+        if self.samples_setting is not None:
+            check_number(self.samples_setting, getattr(self.settings, self.samples_setting), 1, integer=True)
+            check_number("seed", self.settings.seed, 0, integer=True)
         self.terms: dict[str, tuple[Tensors, Tensors | None]] = {}
+
+    def sampled_states(self, memory: EpisodicMemory, task: int, what: str) -> tuple[torch.Tensor, torch.Generator]:
+        """The memory states of ``task`` at which ``what`` is estimated, and the generator that chose
+        them (it depends only on the seed and the task: a resumed run draws the same numbers)."""
+        generator = task_generator(self.settings.seed, task)
+        obs = memory_states(memory, task, int(getattr(self.settings, self.samples_setting)), generator)
+        if len(obs) == 0:
+            raise ValueError(f"{self.name}: task {task} has no memories to estimate {what} at")
+        return obs, generator
 
     def plain_wake(self, task: int) -> bool:
         """Before the first anchor there is no penalty: that wake is plain fine-tuning."""

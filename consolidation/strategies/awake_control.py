@@ -63,7 +63,7 @@ class AwakeControl(Strategy):
         heldout_states: int = 2048
 
     def __init__(self, **settings) -> None:
-        self.settings = self.Schema(**settings)
+        super().__init__(**settings)
         if self.settings.loss not in LOSSES:
             raise ValueError(f"consolidation.loss={self.settings.loss!r} is not allowed: "
                              f"expected one of {list(LOSSES)}")

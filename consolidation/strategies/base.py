@@ -65,6 +65,9 @@ class Strategy:
         """The strategy's settings: its constructor's keywords with their defaults, and the typed
         schema its config option extends (a strategy without settings keeps this empty one)."""
 
+    def __init__(self, **settings: Any) -> None:
+        self.settings = self.Schema(**settings)
+
     @property
     def sleep_updates(self) -> int | None:
         """Student updates of a sleep phase that does not set its own (None: this strategy does not sleep)."""

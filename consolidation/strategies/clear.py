@@ -58,8 +58,10 @@ class CLEAR(Strategy):
         batch_size: int = 256
         seed: int = 0
 
-    def __init__(self, policy_weight: float = 1.0, value_weight: float = 0.5, batch_size: int = 256,
-                 seed: int = 0) -> None:
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**settings)
+        policy_weight, value_weight = self.settings.policy_weight, self.settings.value_weight
+        batch_size, seed = self.settings.batch_size, self.settings.seed
         for name, value in (("policy_weight", policy_weight), ("value_weight", value_weight)):
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"consolidation.{name}={value!r} is not allowed: expected a float >= 0")

@@ -32,10 +32,7 @@ from consolidation.strategies._anchors import (
     Actor,
     AnchoredPenalty,
     Tensors,
-    check_number,
-    memory_states,
     per_sample_gradients,
-    task_generator,
 )
 from consolidation.strategies.base import register
 
@@ -83,18 +80,11 @@ class EWC(AnchoredPenalty):
         fisher_samples: int = 512
         seed: int = 0
 
-    def __init__(self, strength: float = 1.0, fisher_samples: int = 512, seed: int = 0) -> None:
-        super().__init__(strength)
-        check_number("fisher_samples", fisher_samples, 1, integer=True)
-        check_number("seed", seed, 0, integer=True)
-        self.fisher_samples, self.seed = int(fisher_samples), int(seed)
+    samples_setting = "fisher_samples"
 
     def fisher(self, learner: CorticalLearner, memory: EpisodicMemory, task: int) -> Tensors:
         """The diagonal Fisher of the actor at ``task``'s memories (deterministic given seed and task)."""
-        generator = task_generator(self.seed, task)
-        obs = memory_states(memory, task, self.fisher_samples, generator)
-        if len(obs) == 0:
-            raise ValueError(f"{self.name}: task {task} has no memories to estimate the Fisher information at")
+        obs, generator = self.sampled_states(memory, task, "the Fisher information")
         return fisher_diagonal(learner, obs, generator)
 
     def on_wake_end(self, learner: CorticalLearner, memory: EpisodicMemory, task: int) -> None:

@@ -35,9 +35,6 @@ class L2Anchor(AnchoredPenalty):
     class Schema:
         strength: float = 0.2
 
-    def __init__(self, strength: float = 0.2) -> None:
-        super().__init__(strength)
-
     def on_wake_end(self, learner: CorticalLearner, memory: EpisodicMemory, task: int) -> None:
         """Anchor the actor for ``task`` (importance 1 on every parameter)."""
         self.terms[str(task)] = (self.snapshot(learner), None)

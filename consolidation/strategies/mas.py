@@ -25,10 +25,7 @@ from consolidation.strategies._anchors import (
     Actor,
     AnchoredPenalty,
     Tensors,
-    check_number,
-    memory_states,
     per_sample_gradients,
-    task_generator,
 )
 from consolidation.strategies.base import register
 
@@ -67,17 +64,11 @@ class MAS(AnchoredPenalty):
         samples: int = 1024
         seed: int = 0
 
-    def __init__(self, strength: float = 4.0, samples: int = 1024, seed: int = 0) -> None:
-        super().__init__(strength)
-        check_number("samples", samples, 1, integer=True)
-        check_number("seed", seed, 0, integer=True)
-        self.samples, self.seed = int(samples), int(seed)
+    samples_setting = "samples"
 
     def importance(self, learner: CorticalLearner, memory: EpisodicMemory, task: int) -> Tensors:
         """Omega of ``task`` alone (deterministic given seed and task)."""
-        obs = memory_states(memory, task, self.samples, task_generator(self.seed, task))
-        if len(obs) == 0:
-            raise ValueError(f"{self.name}: task {task} has no memories to estimate the importances at")
+        obs, _ = self.sampled_states(memory, task, "the importances")
         return mas_importance(learner, obs)
 
     def on_wake_end(self, learner: CorticalLearner, memory: EpisodicMemory, task: int) -> None:

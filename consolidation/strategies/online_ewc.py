@@ -13,6 +13,7 @@ directly on the cortical learner, the system that forgets, and sleep does nothin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from agents.cortex import CorticalLearner
 from consolidation.memory import EpisodicMemory
@@ -43,11 +44,10 @@ class OnlineEWC(EWC):
         fisher_samples: int = 512
         seed: int = 0
 
-    def __init__(self, strength: float = 1.0, gamma: float = 0.95, fisher_samples: int = 512,
-                 seed: int = 0) -> None:
-        super().__init__(strength, fisher_samples, seed)
-        check_number("gamma", gamma, 0.0, 1.0)
-        self.gamma = float(gamma)
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**settings)
+        check_number("gamma", self.settings.gamma, 0.0, 1.0)
+        self.gamma = float(self.settings.gamma)
 
     def on_wake_end(self, learner: CorticalLearner, memory: EpisodicMemory, task: int) -> None:
         """F <- gamma F + F_new; the anchor becomes the current actor."""

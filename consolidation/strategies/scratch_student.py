@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from consolidation.sleep import Sleep, SleepSettings, StudentTraining
-from consolidation.strategies.base import register
+from consolidation.strategies.base import Strategy, register
 from consolidation.strategies.sleep_consolidation import SleepConsolidation
 
 
@@ -44,6 +44,6 @@ class ScratchStudent(SleepConsolidation):
     target = "taken_actions"
 
     def __init__(self, **settings: Any) -> None:
-        self.settings = self.Schema(**settings)
+        Strategy.__init__(self, **settings)  # its own Schema, not SleepSettings: the Sleep is built here
         self.phase = Sleep(SleepSettings(**asdict(self.settings), interleave=True, gating={"mode": "off"}),
                            target=self.target)

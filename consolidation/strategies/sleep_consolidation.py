@@ -28,7 +28,7 @@ class SleepConsolidation(Strategy):
     shares_wake = True  # its wake is plain fine-tuning
 
     def __init__(self, **settings: Any) -> None:
-        self.settings = self.Schema(**settings)
+        super().__init__(**settings)
         self.phase = Sleep(SleepSettings(**{k: v for k, v in asdict(self.settings).items()
                                             if k in SleepSettings.__dataclass_fields__}), target=self.target)
 
