@@ -10,6 +10,8 @@ from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from consolidation.strategies import STRATEGIES
+from runner.build import experiment_from_config
 from runner.schema import register
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -38,8 +40,27 @@ def test_every_option_composes_and_instantiates(group, option):
         obj = instantiate(cfg[group], _convert_="all")
         assert type(obj).__module__ + "." + type(obj).__name__ == cfg[group]["_target_"]
     else:
-        experiment = instantiate(cfg)
+        experiment = experiment_from_config(cfg)
         assert experiment.tasks, "the preset's protocol learns no context"
+
+
+@pytest.mark.parametrize("option", options("consolidation"))
+def test_a_strategy_has_one_name(option):
+    """The YAML option, the registry key and what results.json records are the same word."""
+    strategy = instantiate(compose_with(f"consolidation={option}").consolidation, _convert_="all")
+    assert strategy.name == option and STRATEGIES[option] is type(strategy)
+
+
+def test_the_sleep_length_default_is_written_once():
+    """Every strategy that trains the student takes its default count of updates from one field."""
+    from consolidation.sleep import StudentTraining
+
+    default = StudentTraining.__dataclass_fields__["updates"].default
+    counts = {name: cls().sleep_updates for name, cls in STRATEGIES.items() if cls().sleep_updates is not None}
+    assert counts and set(counts.values()) == {default}
+    keys = [line.split(":")[0].strip() for path in (CONFIGS / "consolidation").glob("*.yaml")
+            for line in path.read_text().splitlines() if ":" in line and not line.lstrip().startswith("#")]
+    assert keys and "updates" not in keys  # no option restates it
 
 
 def test_every_option_has_a_comment_on_each_key():
