@@ -10,6 +10,7 @@ Data flows one way, one module per step:
 - ``intervals``: IQM and mean with stratified bootstrap 95% intervals over seeds, and the
   probability of improvement, reproducible under a fixed bootstrap seed;
 - ``tables``: the markdown tables and the README block;
+- ``mean_std``: the short table of mean ± std over seeds per strategy (README compare block);
 - ``plots``: the PNG figures (matplotlib, Agg backend).
 
 ``scripts/report.py`` is the command line over these modules.

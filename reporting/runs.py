@@ -20,7 +20,7 @@ from fileio import write_text_atomic
 
 LAYOUTS = {  # name -> glob under the root
     "family/strategy/seed": "*/*/seed*/results.json",  # the benchmark's run directories
-    "strategy/seed": "*/seed*/results.json",           # scripts/compare.py's (one family, read from the file)
+    "strategy/seed": "*/seed*/results.json",           # one family (read from the file), as results/compare_reach
     "saved": "*/*/seed*.json",                         # the copies written by save_copies
 }
 REQUIRED = ("tasks", "phases", "R.cortical", "R.subcortical", "trained_rows.cortical",

@@ -11,11 +11,14 @@ after those whose wakes are all their own, so that they find the wakes in the ph
     python scripts/benchmark.py                                    # the headline grid (10 seeds)
     python scripts/benchmark.py --strategies none gated --families reach --seeds 0 1 --jobs 1
     python scripts/benchmark.py --cache-timing                     # + cache vs no cache, small grid
+    python scripts/benchmark.py --experiment quick --families reach --strategies gated full \\
+        --seeds 0 1 2 --out runs/compare -- consolidation.updates=8000   # Hydra overrides after --
 
 It prints one line per finished run and writes ``<out>/timing.json`` (wall time, grid, jobs,
 cache); ``--cache-timing`` first times a small grid (``--timing-strategies`` x one seed on
 reach) without the cache and then with an empty one, and adds both times to it.
-scripts/report.py turns the run directories into tables and plots.
+scripts/report.py turns the run directories into tables and plots, or with --mean-std into the
+short table of mean ± std over seeds per strategy (``report.py --runs runs/compare --mean-std``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import sys
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -156,8 +160,12 @@ def run_grid(runs: list[tuple[str, list[str], Path]], jobs: int, desc: str) -> t
                  bar_format="{desc}: {n_fmt}/{total_fmt} runs finished [{elapsed} so far{postfix}]") as progress:
         futures = {pool.submit(_worker, overrides, str(run_dir)): label for label, overrides, run_dir in todo}
         for future in as_completed(futures):
-            seconds, error = future.result()
             label = futures[future]
+            try:
+                seconds, error = future.result()
+            except BrokenProcessPool:  # a worker was killed (signal, out of memory): no run after it starts
+                seconds, error = 0.0, ("not finished: a worker process died (killed, or out of memory); run the "
+                                       "same command again to resume from the last finished phase")
             left.finished(label, seconds)
             minutes = left.minutes()
             eta = "" if minutes is None else f", about {minutes:.1f} min left"

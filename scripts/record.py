@@ -17,7 +17,7 @@ see agents/evaluation.py) played with deterministic actions: a video shows what 
     # the README's strip (results/figures/reach_strip.png): reaches under fields A and B before and
     # after sleep, zoomed on the start, the arm half transparent, frames over the first 20 steps.
     # runs/ is not committed: the run is scripts/run.py experiment=quick consolidation=gated seed=0
-    # hydra.run.dir=runs/compare_reach/gated/seed0 (as scripts/compare.py starts it)
+    # hydra.run.dir=runs/compare_reach/gated/seed0
     python scripts/record.py strip --run-dir runs/compare_reach/gated/seed0 --trace hand --alpha 0.5 \\
         --zoom 4 --lookat 0.04,0.4,0 --frames 6 --steps 20 --width 100 --height 100 \\
         --out results/figures/reach_strip.png \\

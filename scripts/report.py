@@ -1,11 +1,13 @@
 """Benchmark report from saved runs (never trains): per-run metrics (runs.csv), IQM and mean with
 stratified bootstrap 95% intervals over seeds, probability of improvement, PNG figures, and
-the README's results block. Library: reporting/.
+the README's results block; or, with --mean-std, the short table of mean ± std over seeds per
+strategy (the README's compare block). Library: reporting/.
 
 Inputs, any of:
-  --runs ROOT      finished runs, laid out as <ROOT>/<family>/<strategy>/seed<k>/results.json,
-                   <ROOT>/<strategy>/seed<k>/results.json (compare.py; family from the file) or
-                   <ROOT>/<family>/<strategy>/seed<k>.json (copies written by --save-runs)
+  --runs ROOT      finished runs, laid out as <ROOT>/<family>/<strategy>/seed<k>/results.json
+                   (scripts/benchmark.py), <ROOT>/<strategy>/seed<k>/results.json (one family,
+                   read from the file or --family) or <ROOT>/<family>/<strategy>/seed<k>.json
+                   (copies written by --save-runs)
   --from-csv CSV   a runs.csv written before: tables and metric-only figures need nothing else;
                    R heatmaps, retention and sleep curves use the saved copies beside it (or --runs)
   --aba ROOT       ABA-gap runs (paradigm_aba_gap0/1/2/4) anywhere under ROOT; k is read from each
@@ -18,11 +20,19 @@ Outputs under results/<name>/ (or --out): runs.csv, aba.csv, summary.csv, improv
 report.md, figures/*.png, and with --save-runs <family>/<strategy>/seed<k>.json and
 aba/<family>/gap<k>/<strategy>/seed<s>.json copies.
 
+--mean-std (reads --runs only): mean ± std over seeds per strategy of a few headline columns
+(reporting/mean_std.py), one table per family, printed and written to table.md with the per-run
+values in runs.csv, under --out or results/<name> (default: the --runs root); --save-runs copies the runs
+there too; --readme puts it in the README's compare block (--readme-block), headed by the
+experiment preset read from the run directories (--experiment when they do not say, as saved
+copies do not).
+
     python scripts/report.py --runs runs/benchmark --name benchmark --save-runs --readme
     python scripts/report.py --runs results/compare_reach --name compare_reach_report
     python scripts/report.py --from-csv results/benchmark/runs.csv --readme      # from results/ alone
     python scripts/report.py --runs runs/benchmark --aba runs/aba --timing runs/benchmark/timing.json \\
         --name benchmark --save-runs --reps 2000 --bootstrap-seed 0
+    python scripts/report.py --runs results/compare_reach --mean-std --experiment quick --readme
 """
 
 from __future__ import annotations
@@ -34,17 +44,21 @@ import time
 from pathlib import Path
 
 from fileio import write_json_atomic, write_text_atomic
-from reporting import intervals, plots, runs, tables, tidy
+from reporting import intervals, mean_std, plots, runs, tables, tidy
 from reporting.readme import replace_readme_block
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-BLOCK = "results"
+BLOCKS = {"report": "results", "mean_std": "compare"}  # README block each output replaces by default
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.mean_std:
+        return _mean_std(args, parser)
+    if args.experiment is not None:
+        parser.error("--experiment names the runs of --mean-std only")
     if args.runs is None and args.from_csv is None:
         parser.error("give --runs ROOT (run directories or saved copies) or --from-csv CSV")
     if args.reps < 1:
@@ -59,9 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         out = args.from_csv.resolve().parent
     if args.started is not None and (args.timing is None or not 0 < args.started <= time.time()):
         parser.error(f"--started {args.started!r} is not allowed: expected a unix time in the past, with --timing")
-    readme = args.readme.resolve() if args.readme else None
-    if readme is not None and not readme.is_file():
-        parser.error(f"--readme {readme} does not exist")
+    readme = _readme(args, parser)
     notes: list[str] = []
     try:
         loaded, frame = _runs_and_frame(args, out, notes)
@@ -92,12 +104,59 @@ def main(argv: list[str] | None = None) -> int:
     if readme is not None:
         body = tables.report(summary, improvement, figures, readme.parent, command, args.reps, args.bootstrap_seed,
                              timing, args.order, notes)
-        try:
-            replace_readme_block(BLOCK, body, readme)
-        except ValueError as error:
-            print(f"error: --readme: {error}; add the markers where the results belong", file=sys.stderr)
-            return 2
-        print(f"\n{readme}: block '{BLOCK}' replaced", file=sys.stderr)
+        return _replace_block(args.readme_block or BLOCKS["report"], body, readme)
+    return 0
+
+
+def _mean_std(args, parser: argparse.ArgumentParser) -> int:
+    """--mean-std: the table of mean ± std over seeds from the runs under --runs."""
+    unused = [flag for flag, value in (("--from-csv", args.from_csv), ("--aba", args.aba), ("--timing", args.timing),
+                                       ("--started", args.started)) if value is not None]
+    if args.runs is None or unused:
+        parser.error(f"--mean-std reads --runs ROOT only{f', not {unused}' if unused else ''}")
+    readme = _readme(args, parser)
+    try:
+        loaded = runs.load_runs(args.runs, args.layout, args.family)
+    except ValueError as error:
+        parser.error(str(error))
+    out = (args.out or (ROOT / "results" / args.name if args.name else args.runs)).resolve()
+    if args.save_runs and out == args.runs.resolve():
+        parser.error("--save-runs copies the runs to --out (or results/<name>): give a folder other than --runs")
+    if not mean_std.is_runs_csv(out / "runs.csv"):
+        parser.error(f"{out / 'runs.csv'} holds the benchmark report's per-run metrics: give another --out")
+    found = sorted({name for name in map(mean_std.experiment_of, loaded) if name})
+    if args.experiment is not None and found and found != [args.experiment]:
+        parser.error(f"--experiment {args.experiment!r} is not what the runs were started with: {found}")
+    experiment = args.experiment or ", ".join(found)
+    if readme is not None and not experiment:
+        parser.error("--readme: the runs do not record their experiment preset (saved copies): pass --experiment")
+    frame = mean_std.runs_frame(loaded)
+    text = mean_std.table(frame, args.order)
+    tidy.write_csv(frame, out / "runs.csv")
+    write_text_atomic(out / "table.md", text + "\n")
+    if args.save_runs:
+        runs.save_copies(loaded, out)
+    print(text)
+    if readme is not None:
+        return _replace_block(args.readme_block or BLOCKS["mean_std"], mean_std.readme_body(text, experiment), readme)
+    return 0
+
+
+def _readme(args, parser: argparse.ArgumentParser) -> Path | None:
+    """The README whose block --readme replaces (None without --readme); it must exist."""
+    readme = args.readme.resolve() if args.readme else None
+    if readme is not None and not readme.is_file():
+        parser.error(f"--readme {readme} does not exist")
+    return readme
+
+
+def _replace_block(block: str, body: str, readme: Path) -> int:
+    try:
+        replace_readme_block(block, body, readme)
+    except ValueError as error:
+        print(f"error: --readme: {error}; add the markers where the table belongs", file=sys.stderr)
+        return 2
+    print(f"\n{readme}: block '{block}' replaced", file=sys.stderr)
     return 0
 
 
@@ -119,7 +178,16 @@ def _parser() -> argparse.ArgumentParser:
                         help="unix time the benchmark started (scripts/reproduce.sh): the time from then to these "
                              "tables is added to the timing as end_to_end_minutes")
     parser.add_argument("--readme", type=Path, nargs="?", const=README,
-                        help=f"replace the <!-- {BLOCK}:start/end --> block of this README (default README.md)")
+                        help="replace a <!-- NAME:start/end --> block of this README (default README.md)")
+    parser.add_argument("--readme-block", metavar="NAME",
+                        help=f"the block --readme replaces (default: {BLOCKS['report']}; with --mean-std, "
+                             f"{BLOCKS['mean_std']})")
+    parser.add_argument("--mean-std", action="store_true",
+                        help="instead of the report: mean ± std over seeds per strategy (table.md, runs.csv) from "
+                             "--runs, written to --out (default: the --runs root)")
+    parser.add_argument("--experiment",
+                        help="with --mean-std: the experiment preset of the runs, named in the README block "
+                             "(default: read from the run directories' .hydra/overrides.yaml)")
     parser.add_argument("--reps", type=int, default=2000, help="bootstrap replications (default 2000)")
     parser.add_argument("--bootstrap-seed", type=int, default=0, help="seed of every bootstrap (default 0)")
     parser.add_argument("--poi-of", default="full", help="strategy whose probability of improvement over each "
@@ -226,6 +294,7 @@ def _rebuild_command(args, out: Path, readme: Path | None, saved: bool, timed: b
         words += ["--order", *args.order]
     if readme is not None:
         words += ["--readme"] + ([] if readme == README.resolve() else [_shown(readme)])
+        words += ["--readme-block", args.readme_block] if args.readme_block else []
     return shlex.join(words)
 
 

@@ -357,7 +357,7 @@ def test_aba_measures_follow_the_gap(built):
 
 # -- inputs ---------------------------------------------------------------------------------------
 
-def test_compare_layout_is_detected_and_the_family_read_from_the_file(tmp_path):
+def test_the_strategy_seed_layout_is_detected_and_the_family_read_from_the_file(tmp_path):
     root = write_benchmark(tmp_path, layout="strategy/seed")
     assert runs.detect_layout(root) == "strategy/seed"
     loaded = runs.load_runs(root)
