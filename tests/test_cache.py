@@ -186,3 +186,19 @@ def test_protocols_that_begin_alike_share_their_first_phases():
     longer = [*PHASES, {"kind": "wake", "context": "A", "steps": 256, "updates": None}]
     other = _keys(identity(longer), longer)
     assert other[: len(PHASES)] == base
+
+
+def test_the_wake_lane_covers_what_a_wake_runs_and_not_the_sleep():
+    """A shared wake's key follows the imports of the schedule: memory, tagging and the strategy
+    base class are in it, the sleep and the strategies' own modules are not (editing a sleep
+    variant keeps every shared wake); the full chain of gated adds its sleep."""
+    from runner.cache import PACKAGES, WAKE_ROOT
+    from runner.code_digest import module_closure
+
+    lane = {str(p.relative_to(ROOT)) for p in module_closure((WAKE_ROOT,), ROOT, PACKAGES)}
+    assert {"consolidation/memory.py", "consolidation/tagging.py", "consolidation/strategies/base.py",
+            "agents/cortex.py", "envs/reach.py", "runner/phase_store.py"} <= lane
+    assert not {"consolidation/sleep.py", "consolidation/neuromodulation.py", "consolidation/strategies/gated.py"} & lane
+    full = {str(p.relative_to(ROOT)) for p in module_closure((WAKE_ROOT, "consolidation.strategies.gated"), ROOT,
+                                                            PACKAGES)}
+    assert {"consolidation/sleep.py", "consolidation/neuromodulation.py", "consolidation/strategies/gated.py"} <= full
