@@ -198,7 +198,8 @@ def test_the_wake_lane_covers_what_a_wake_runs_and_not_the_sleep():
     lane = {str(p.relative_to(ROOT)) for p in module_closure((WAKE_ROOT,), ROOT, PACKAGES)}
     assert {"consolidation/memory.py", "consolidation/tagging.py", "consolidation/strategies/base.py",
             "agents/cortex.py", "envs/reach.py", "runner/phase_store.py"} <= lane
-    assert not {"consolidation/sleep.py", "consolidation/neuromodulation.py", "consolidation/strategies/gated.py"} & lane
+    sleep = {"consolidation/sleep.py", "consolidation/neuromodulation.py", "consolidation/strategies/gated.py"}
+    assert not sleep & lane
     full = {str(p.relative_to(ROOT)) for p in module_closure((WAKE_ROOT, "consolidation.strategies.gated"), ROOT,
                                                             PACKAGES)}
-    assert {"consolidation/sleep.py", "consolidation/neuromodulation.py", "consolidation/strategies/gated.py"} <= full
+    assert sleep <= full
