@@ -244,6 +244,8 @@ def main(argv=None) -> int:
     parser.add_argument("--run-quick", action="store_true", help="quality: run experiment=quick")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write every number to this JSON file")
+    parser.add_argument("--merge", action="store_true",
+                        help="with --json: keep the saved file's figures that this run does not measure")
     parser.add_argument("--from-saved", type=Path, help="no measurement: report this saved JSON")
     parser.add_argument("--readme", action="store_true", help="write the table into README.md between markers")
     args = parser.parse_args(argv)
@@ -295,6 +297,9 @@ def main(argv=None) -> int:
     for name, value, bar, status in out["table"]:
         print(f"{name:46}{value:>8.3f}  {bar:9}{status}")
     if args.json:
+        if args.merge and args.json.is_file():  # keep the saved figures this run did not measure
+            out = {**json.loads(args.json.read_text()), **out}
+            out["table"] = table(out)
         write_text_atomic(args.json, json.dumps(out, indent=1))
     if args.readme:
         replace_readme_block("bench_pipeline", markdown(out))
