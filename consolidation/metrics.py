@@ -8,7 +8,15 @@ propagates, never silently dropped). ``trained_rows[j]`` is the row at which tas
 training ended (cortical policy: the row after its wake phase; subcortical student: the row
 after the sleep that follows it), or None if task j was never trained in the protocol. Row
 indices are non-negative positions in R: ``-1`` is rejected, so "before the last row" is never
-ambiguous. Results are floats (NaN where a metric is undefined) or arrays where stated.
+ambiguous (where a final row can be chosen, ``final_row=None`` means the last row). Results are
+floats (NaN where a metric is undefined) or arrays where stated.
+
+Bounded scale (DESIGN.md section 4, issue 12): raw normalised scores are unbounded (zero-shot
+scores near -3, scores above 1 where a trained policy beats the reference), so averages over
+tasks and seeds use ``bounded_score`` (clipped to [-1, 1]) while the raw score is kept beside
+it; retention is a difference (``retention_drop``), its ratio only where the denominator is at
+least 0.5 (``retention_ratio``); ``learned`` / ``learned_score`` say how well a task was learned
+(shown beside retention, so that keeping A by not learning B is seen).
 """
 
 from __future__ import annotations
@@ -63,6 +71,57 @@ def _curve(values, name: str) -> np.ndarray:
     return arr
 
 
+def _final(R: np.ndarray, final_row, trained_row: int) -> int:
+    """Validated ``final_row`` (None: the last row of R), not before ``trained_row``."""
+    final = R.shape[0] - 1 if final_row is None else _index(final_row, "final_row", R.shape[0])
+    if final < trained_row:
+        raise ValueError(
+            f"final_row must be >= trained_row (a task cannot be retained before its training "
+            f"ended), got final_row={final}, trained_row={trained_row}"
+        )
+    return final
+
+
+def _bounds(low, high) -> tuple[float, float]:
+    try:
+        low, high = float(low), float(high)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"low and high must be finite numbers, got low={low!r}, high={high!r}") from err
+    if not (np.isfinite(low) and np.isfinite(high)) or low >= high:
+        raise ValueError(f"low and high must be finite with low < high, got low={low}, high={high}")
+    return low, high
+
+
+def _drop(R: np.ndarray, task: int, trained_row: int, final_row: int) -> float:
+    """``R[trained_row, task] - R[final_row, task]`` on validated arguments: the one
+    implementation behind forgetting, backward transfer and ``retention_drop``."""
+    return float(R[trained_row, task] - R[final_row, task])
+
+
+def bounded_score(score, low: float = -1.0, high: float = 1.0):
+    """Normalised score(s) clipped to [``low``, ``high``] (default [-1, 1]), for averages.
+
+    Raw normalised scores are unbounded: below -1 a policy does worse than the baseline by more
+    than the baseline-to-reference gap (zero-shot scores near -3 in reach), above 1 it beats the
+    reference (1.5 where the reference fails on a strong field). One such value dominates a mean
+    over tasks or seeds, so averages use the clipped score and tables keep the raw one beside
+    it. Works elementwise on a scalar or any array (e.g. a whole R matrix); returns a float for
+    a scalar, else an array of the input's shape (the input is not modified). NaN (a missing
+    evaluation) stays NaN. ValueError if a score is +-inf or not a number (an infinite score
+    comes from a zero baseline-to-reference gap, a bug that clipping would hide), or unless
+    ``low`` and ``high`` are finite with ``low < high``.
+    """
+    low, high = _bounds(low, high)
+    try:
+        arr = np.asarray(score, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"score must be a number or an array of numbers, got {type(score).__name__}") from err
+    if np.isinf(arr).any():
+        raise ValueError("score must be finite or NaN, got +-inf")
+    out = np.clip(arr, low, high)  # NaN passes through np.clip unchanged
+    return float(out) if out.ndim == 0 else out
+
+
 def average_performance(R) -> float:
     """Continual World's average performance P(T) = (1/N) sum_j R[-1, j]: the mean of the last
     row over all tasks, including tasks never trained (their zero-shot score counts)."""
@@ -72,13 +131,14 @@ def average_performance(R) -> float:
 def forgetting_per_task(R, trained_rows: Sequence[int | None]) -> np.ndarray:
     """Continual World's forgetting F_j = p_j(end of j's training) - p_j(end), here
     ``R[trained_rows[j], j] - R[-1, j]``; positive = forgotten. NaN for tasks never trained.
-    A task whose training ended at the last row has F_j = 0 by construction."""
+    A task whose training ended at the last row has F_j = 0 by construction. Per task this is
+    ``retention_drop(R, j, trained_rows[j])`` (one implementation for both)."""
     R = _matrix(R)
     rows = _trained(R, trained_rows)
     out = np.full(R.shape[1], np.nan)
     for j, row in enumerate(rows):
         if row is not None:
-            out[j] = R[row, j] - R[-1, j]
+            out[j] = _drop(R, j, row, R.shape[0] - 1)
     return out
 
 
@@ -99,7 +159,7 @@ def average_forgetting(R, trained_rows: Sequence[int | None]) -> float:
     tasks = _earlier_tasks(R, rows)
     if not tasks:
         return float("nan")
-    return float(np.mean([R[rows[j], j] - R[-1, j] for j in tasks]))
+    return float(np.mean([_drop(R, j, rows[j], R.shape[0] - 1) for j in tasks]))
 
 
 def backward_transfer(R, trained_rows: Sequence[int | None]) -> float:
@@ -111,7 +171,8 @@ def backward_transfer(R, trained_rows: Sequence[int | None]) -> float:
     tasks = _earlier_tasks(R, rows)
     if not tasks:
         return float("nan")
-    return float(np.mean([R[-1, j] - R[rows[j], j] for j in tasks]))
+    # 0.0 - x, not -x: equal scores give +0.0 as R[-1, j] - R[row, j] did, never -0.0
+    return float(0.0 - np.mean([_drop(R, j, rows[j], R.shape[0] - 1) for j in tasks]))
 
 
 def forward_transfer(curve, reference_curve) -> float:
@@ -149,15 +210,98 @@ def score_before_training(R, task: int, start_row: int) -> float:
     return float(R[start_row - 1, task]) if start_row > 0 else float("nan")
 
 
-def retention(R, task: int, trained_row: int) -> float:
-    """Fraction of a task's score kept at the end: ``R[-1, task] / R[trained_row, task]``
-    (e.g. retention of A after B). NaN if ``R[trained_row, task] <= 0``: a score at or below the
-    baseline was never acquired, and a ratio to it has no meaning (its sign flips)."""
+def retention_drop(R, task: int, trained_row: int, final_row: int | None = None) -> float:
+    """Retention as a difference: ``R[trained_row, task] - R[final_row, task]``, how much of the
+    task's score was lost between the end of its training and ``final_row`` (None: the last row
+    of R), e.g. the drop of A after B; positive = lost, 0 = kept, negative = improved.
+
+    A difference stays meaningful whatever the score at the trained row (the ratio does not:
+    ``retention_ratio``). With ``final_row`` the last row it is Continual World's forgetting of
+    one task (``forgetting_per_task``, which shares this implementation). On bounded scores
+    (``bounded_score(R)``) it lies in [-2, 2]. NaN if either score is NaN (a missing
+    evaluation). ValueError for a task or row outside R, or ``final_row < trained_row``.
+    """
     R = _matrix(R)
     task = _index(task, "task", R.shape[1])
     trained_row = _index(trained_row, "trained_row", R.shape[0])
+    return _drop(R, task, trained_row, _final(R, final_row, trained_row))
+
+
+def retention_ratio(R, task: int, trained_row: int, min_denominator: float = 0.5,
+                    final_row: int | None = None) -> float:
+    """Retention as a ratio: ``R[final_row, task] / R[trained_row, task]`` (``final_row`` None:
+    the last row), only where the denominator ``R[trained_row, task] >= min_denominator``
+    (default 0.5, DESIGN.md section 4); NaN (n/a) otherwise.
+
+    A ratio to a score that was barely acquired explodes (0.84 / 0.20 = 4.2 "retention") and
+    flips sign at or below the baseline, so below ``min_denominator`` the task counts as not
+    learned and the ratio is n/a; report ``retention_drop`` and ``learned_score`` beside it.
+    NaN also if either score is NaN (a missing evaluation; no RuntimeWarning). ValueError for a
+    task or row outside R, ``final_row < trained_row``, or unless ``min_denominator`` is finite
+    and > 0.
+    """
+    try:
+        min_denominator = float(min_denominator)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"min_denominator must be a finite number > 0, got {min_denominator!r}") from err
+    if not (np.isfinite(min_denominator) and min_denominator > 0):
+        raise ValueError(f"min_denominator must be a finite number > 0, got {min_denominator}")
+    R = _matrix(R)
+    task = _index(task, "task", R.shape[1])
+    trained_row = _index(trained_row, "trained_row", R.shape[0])
+    final = _final(R, final_row, trained_row)
     ref = R[trained_row, task]
-    return float(R[-1, task] / ref) if ref > 0 else float("nan")
+    return float(R[final, task] / ref) if ref >= min_denominator else float("nan")
+
+
+def retention(R, task: int, trained_row: int) -> float:
+    """Legacy ratio ``R[-1, task] / R[trained_row, task]``, NaN where ``R[trained_row, task] <= 0``
+    (a score at or below the baseline was never acquired; a ratio to it flips sign).
+
+    ``retention_ratio`` with the smallest positive float as ``min_denominator`` (the same
+    implementation; ``ref >= 5e-324`` is ``ref > 0``). Kept because consolidation/results.py
+    and the committed tables are built on it; new code uses ``retention_ratio`` (n/a below 0.5)
+    and ``retention_drop``.
+    """
+    return retention_ratio(R, task, trained_row, min_denominator=np.finfo(float).smallest_subnormal)
+
+
+def learned_score(R, task: int, trained_row: int, low: float = -1.0, high: float = 1.0) -> float:
+    """How well a task was learned: its bounded score (``bounded_score``, default [-1, 1]) at
+    the row where its training ended, e.g. B's score after its wake. Shown beside the
+    retention of A, so that a strategy that keeps A by not learning B is seen. NaN if the
+    score is NaN (a missing evaluation). ValueError for a task or row outside R, or bad bounds.
+    """
+    R = _matrix(R)
+    task = _index(task, "task", R.shape[1])
+    trained_row = _index(trained_row, "trained_row", R.shape[0])
+    return bounded_score(R[trained_row, task], low, high)
+
+
+def learned(R, task: int, trained_row: int, threshold: float = 0.9) -> bool:
+    """Whether a task was learned: ``R[trained_row, task] >= threshold`` (default 0.9, the bar
+    of issue 12: "A and B each >= 0.9"), e.g. to count the seeds on which B was learned.
+
+    A missing score cannot say yes or no, and a bool has no NaN: ValueError if the score is
+    NaN (use ``learned_score``, which passes NaN through, where missing evaluations are
+    expected). ValueError also for a task or row outside R, or a threshold that is not finite.
+    """
+    try:
+        threshold = float(threshold)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"threshold must be a finite number, got {threshold!r}") from err
+    if not np.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number, got {threshold}")
+    R = _matrix(R)
+    task = _index(task, "task", R.shape[1])
+    trained_row = _index(trained_row, "trained_row", R.shape[0])
+    score = R[trained_row, task]
+    if np.isnan(score):
+        raise ValueError(
+            f"R[{trained_row}, {task}] is NaN (a missing evaluation): whether the task was learned "
+            "is unknown; use learned_score to keep it as NaN"
+        )
+    return bool(score >= threshold)
 
 
 def distillation_fidelity(student_score, teacher_score):
