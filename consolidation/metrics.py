@@ -16,7 +16,8 @@ scores near -3, scores above 1 where a trained policy beats the reference), so a
 tasks and seeds use ``bounded_score`` (clipped to [-1, 1]) while the raw score is kept beside
 it; retention is a difference (``retention_drop``), its ratio only where the denominator is at
 least 0.5 (``retention_ratio``); ``learned`` / ``learned_score`` say how well a task was learned
-(shown beside retention, so that keeping A by not learning B is seen).
+(shown beside retention, so that keeping A by not learning B is seen); forward transfer on a
+bounded, budget-independent scale is ``bounded_forward_transfer``.
 """
 
 from __future__ import annotations
@@ -183,7 +184,8 @@ def forward_transfer(curve, reference_curve) -> float:
     alone from scratch); this is the paper's (1/Delta) integral on a uniform grid, as its code
     computes it. FT = 0 for equal curves, > 0 when the protocol learns faster. Scores here can
     exceed 1, so unlike CW's success rates FT is not bounded by 1. Raises ValueError on curves
-    of different lengths, and if AUC_ref >= 1 (no room to improve: FT is undefined).
+    of different lengths, and if AUC_ref >= 1 (no room to improve: FT is undefined). Unbounded
+    and dependent on the budget here (issue 12); see ``bounded_forward_transfer``.
     """
     x = _curve(curve, "curve")
     y = _curve(reference_curve, "reference_curve")
@@ -198,6 +200,80 @@ def forward_transfer(curve, reference_curve) -> float:
             "the normaliser 1 - AUC_ref is zero or negative"
         )
     return (auc - auc_ref) / (1.0 - auc_ref)
+
+
+def _window_mean(steps: np.ndarray, scores: np.ndarray, window: float) -> float:
+    """Mean over steps [0, ``window``] of the piecewise-linear curve through (steps, scores),
+    held at its first score before its first point; exact (trapezoid on the curve's own
+    breakpoints)."""
+    inner = steps[(steps > 0) & (steps < window)]
+    x = np.concatenate(([0.0], inner, [window]))
+    return float(np.trapezoid(np.interp(x, steps, scores), x) / window)
+
+
+def _curve_pair(steps, scores, prefix: str) -> tuple[np.ndarray, np.ndarray]:
+    x = _curve(steps, f"{prefix}steps")
+    y = _curve(scores, f"{prefix}scores")
+    if x.size != y.size:
+        raise ValueError(f"{prefix}steps and {prefix}scores must have the same length, got {x.size} and {y.size}")
+    if x[0] < 0 or np.any(np.diff(x) <= 0):
+        raise ValueError(f"{prefix}steps must be >= 0 (steps since the phase began) and strictly increasing")
+    return x, y
+
+
+def bounded_forward_transfer(steps, scores, reference_steps, reference_scores, threshold: float = 0.9,
+                             low: float = -1.0, high: float = 1.0) -> float:
+    """Forward transfer on a bounded scale that does not change with the budget (issue 12).
+
+    FT = (AUC - AUC_ref) / (high - low), in [-1, 1], where AUC is the mean of the task's bounded
+    learning curve in the protocol (``steps``, ``scores``: e.g. B's wake after A) and AUC_ref that
+    of the reference curve (the task learned from scratch; a benchmark run has only A's first
+    wake as a stand-in), both over the same window of steps [0, T_ref]: T_ref is the first step
+    at which the reference reaches ``threshold`` (default 0.9, the "learned" bar), i.e. the time
+    a fresh learner needs to learn the task. Scores are clipped to [``low``, ``high``] (default
+    [-1, 1], ``bounded_score``) and each curve is read as piecewise linear through its points,
+    held at its first score between step 0 and its first point. 0 = learned as fast as from
+    scratch, > 0 faster (a head start, quicker learning), < 0 slower (interference at the switch,
+    plasticity loss); -1 only if the curve sits at ``low`` while the reference sits at ``high``.
+
+    Why this scale. Continual World's FT = (AUC - AUC_ref) / (1 - AUC_ref) (``forward_transfer``)
+    was built for success rates in [0, 1]; here zero-shot scores near -3 make it unbounded (-4 to
+    -9.5 in the saved runs), and its window is the whole phase: the longer the budget, the
+    longer both curves sit on their plateaus, so the numerator tends to the gap in final score
+    while the normaliser 1 - AUC_ref tends to 0 (a B that plateaus at 0.8: -0.2 at one budget,
+    -4.2 at 16 times it, diverging). Clipping bounds each AUC to [low, high], and the
+    fixed width ``high - low`` bounds FT. The window is set by how fast the reference learns,
+    not by the budget: more steps after T_ref (a longer wake, or a B wake longer than A's) leave
+    FT unchanged, and stretching both curves along the step axis (a learner that needs k times
+    the steps for the same curve) stretches T_ref with them and leaves FT unchanged too, so FT
+    compares runs of different budgets. Normalising each AUC by its own phase length would also
+    be bounded but is not budget-independent: a longer wake adds plateau and raises the AUC of
+    a curve that learned no faster. The zero-shot difference (bounded score of B before its
+    training minus that of a fresh network) is budget-independent as well, but it misses
+    learning speed (plasticity loss), which this window includes along with the head start.
+
+    NaN (n/a) when the reference never reaches ``threshold`` (no learning time to compare
+    against: the budget is too short or the task not learned from scratch), when it reaches it
+    at step 0 (nothing to learn), or when the curve ends before T_ref (its phase is too short to
+    tell). Curves must be finite (ValueError on NaN or +-inf, as ``forward_transfer``); steps
+    count from the start of each phase, >= 0 and strictly increasing, one per score. ValueError
+    also unless ``low < threshold <= high`` with finite bounds.
+    """
+    low, high = _bounds(low, high)
+    try:
+        threshold = float(threshold)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"threshold must be a number in (low, high], got {threshold!r}") from err
+    if not low < threshold <= high:
+        raise ValueError(f"threshold must lie in (low, high] = ({low}, {high}], got {threshold}")
+    x, y = _curve_pair(steps, scores, "")
+    xr, yr = _curve_pair(reference_steps, reference_scores, "reference_")
+    window = steps_to_threshold(xr, yr, threshold)
+    if np.isnan(window) or window <= 0 or x[-1] < window:
+        return float("nan")
+    auc = _window_mean(x, np.clip(y, low, high), window)
+    auc_ref = _window_mean(xr, np.clip(yr, low, high), window)
+    return (auc - auc_ref) / (high - low)
 
 
 def score_before_training(R, task: int, start_row: int) -> float:

@@ -1,6 +1,7 @@
 """Unit tests of the bounded metrics of ``consolidation.metrics`` (issue 12, item 4): bounded
 score, retention as a difference and as a ratio with a minimum denominator, how well a task was
-learned. Hand-built matrices, expected values worked by hand in the comments.
+learned, and the bounded, budget-independent forward transfer. Hand-built matrices and curves,
+expected values worked by hand in the comments.
 """
 
 from __future__ import annotations
@@ -214,3 +215,131 @@ def test_learned_rejects_bad_threshold(bad):
 def test_row_and_task_arguments_validated(call, name):
     with pytest.raises(ValueError, match=rf"^{name} must be an integer in \[0, \d\]"):
         call()
+
+
+# -- bounded forward transfer ----------------------------------------------------------------
+
+# Reference (the task from scratch): 0 -> 0.5 -> 1.0 at steps 0, 100, 200; reaches 0.9 at step
+# 200, so the window is [0, 200] and its mean is (25 + 75) / 200 = 0.5 (trapezoids).
+REF_STEPS, REF_SCORES = [0, 100, 200], [0.0, 0.5, 1.0]
+
+
+def test_bounded_forward_transfer_equal_curves_is_zero():
+    assert m.bounded_forward_transfer(REF_STEPS, REF_SCORES, REF_STEPS, REF_SCORES) == 0.0
+
+
+def test_bounded_forward_transfer_clips_before_the_area():
+    # B: -3 -> -1 -> 1 clipped to -1, -1, 1: mean over [0, 200] = (-100 + 0) / 200 = -0.5
+    # FT = (-0.5 - 0.5) / (1 - (-1)) = -0.5; Continual World's FT on the raw points:
+    # (mean(-3, -1, 1) - 0.5) / (1 - 0.5) = (-1 - 0.5) / 0.5 = -3
+    assert m.bounded_forward_transfer(REF_STEPS, [-3.0, -1.0, 1.0], REF_STEPS, REF_SCORES) == pytest.approx(-0.5)
+    assert m.forward_transfer([-3.0, -1.0, 1.0], REF_SCORES) == pytest.approx(-3.0)
+
+
+def test_bounded_forward_transfer_reaches_its_bounds():
+    # reference at 1 from its first point (step 10, held back to 0): window [0, 10], AUC_ref = 1
+    # curve far below the baseline (-7, clipped to -1): FT = (-1 - 1) / 2 = -1 exactly
+    assert m.bounded_forward_transfer([0, 10], [-7.0, -7.0], [10, 20], [1.0, 1.0]) == -1.0
+    # and the mirror: curve at 5 (clipped to 1) against a reference at -1 until it jumps: +1 in
+    # the limit; with the jump over [0, 10]: AUC_ref = (-1 * 9 + (-1 + 1) / 2 * 1) / 10 = -0.9
+    # FT = (1 - (-0.9)) / 2 = 0.95
+    ft = m.bounded_forward_transfer([0, 10], [5.0, 5.0], [0, 9, 10], [-1.0, -1.0, 1.0])
+    assert ft == pytest.approx(0.95)
+
+
+def test_bounded_forward_transfer_slower_learning_is_negative():
+    # B learns along the same curve at a quarter of the speed: 0 -> 0.5 -> 1 at 0, 400, 800.
+    # Over [0, 200] B rises from 0 to 0.25: mean 0.125; FT = (0.125 - 0.5) / 2 = -0.1875
+    ft = m.bounded_forward_transfer([0, 400, 800], REF_SCORES, REF_STEPS, REF_SCORES)
+    assert ft == pytest.approx(-0.1875)
+
+
+def test_bounded_forward_transfer_holds_first_point_back_to_step_zero():
+    # reference [0.5, 1.0] at steps 100, 200: 0.5 on [0, 100], then 0.5 -> 1: (50 + 75) / 200 =
+    # 0.625; curve at 0.5 throughout: 0.5; FT = (0.5 - 0.625) / 2 = -0.0625
+    ft = m.bounded_forward_transfer([100, 200], [0.5, 0.5], [100, 200], [0.5, 1.0])
+    assert ft == pytest.approx(-0.0625)
+
+
+@pytest.mark.parametrize("factor", [2, 4, 10.5])
+def test_bounded_forward_transfer_unchanged_when_curves_are_stretched(factor):
+    # the same curves over a budget `factor` times longer (every step multiplied): T_ref and
+    # the window scale with them, so FT stays -0.1875 (test above)
+    steps, ref_steps = np.array([0, 400, 800]) * factor, np.array(REF_STEPS) * factor
+    assert m.bounded_forward_transfer(steps, REF_SCORES, ref_steps, REF_SCORES) == pytest.approx(-0.1875)
+
+
+def test_bounded_forward_transfer_unchanged_when_the_budget_is_extended():
+    # both wakes run on to step 3200 on their plateau: the window is still [0, 200]
+    steps, scores = [0, 400, 800, 1600, 3200], [0.0, 0.5, 1.0, 1.0, 1.0]
+    ref_steps, ref_scores = [0, 100, 200, 1600, 3200], [0.0, 0.5, 1.0, 1.0, 1.0]
+    assert m.bounded_forward_transfer(steps, scores, ref_steps, ref_scores) == pytest.approx(-0.1875)
+    # a B wake longer than the reference's changes nothing either
+    assert m.bounded_forward_transfer(steps, scores, REF_STEPS, REF_SCORES) == pytest.approx(-0.1875)
+
+
+def test_bounded_forward_transfer_budget_independent_where_continual_world_is_not():
+    # B plateaus at 0.8 (never fully learned), the reference at 1. Over [0, 200]: B's mean
+    # (20 + 60) / 200 = 0.4, the reference's 0.5: FT = (0.4 - 0.5) / 2 = -0.05 at any budget.
+    def curves(budget):
+        steps = [0, 100, 200] + ([budget] if budget > 200 else [])
+        return steps, [0.0, 0.4, 0.8, 0.8][: len(steps)], steps, [0.0, 0.5, 1.0, 1.0][: len(steps)]
+
+    for budget in (200, 3200):
+        assert m.bounded_forward_transfer(*curves(budget)) == pytest.approx(-0.05)
+    # Continual World's FT over the whole phase (uniform grid, step 100) moves with the budget:
+    # budget 200: (0.4 - 0.5) / (1 - 0.5) = -0.2; budget 3200: (25.2 / 33 - 31.5 / 33) /
+    # (1 - 31.5 / 33) = -6.3 / 1.5 = -4.2, and it diverges as the budget grows
+    cw = {}
+    for budget in (200, 3200):
+        steps, scores, ref_steps, ref_scores = curves(budget)
+        grid = np.linspace(0, budget, budget // 100 + 1)
+        cw[budget] = m.forward_transfer(np.interp(grid, steps, scores), np.interp(grid, ref_steps, ref_scores))
+    assert cw[200] == pytest.approx(-0.2)
+    assert cw[3200] == pytest.approx(-4.2)
+
+
+def test_bounded_forward_transfer_na_cases():
+    # the reference never reaches 0.9: no learning time to compare against
+    assert math.isnan(m.bounded_forward_transfer(REF_STEPS, REF_SCORES, REF_STEPS, [0.0, 0.5, 0.8]))
+    # the reference is at 0.9 at step 0: nothing to learn
+    assert math.isnan(m.bounded_forward_transfer(REF_STEPS, REF_SCORES, REF_STEPS, [0.95, 1.0, 1.0]))
+    # the curve ends (step 150) before the window does (200): its phase is too short to tell
+    assert math.isnan(m.bounded_forward_transfer([0, 150], [0.0, 1.0], REF_STEPS, REF_SCORES))
+
+
+def test_bounded_forward_transfer_threshold_sets_the_window():
+    # threshold 0.5: window [0, 100]; reference mean (0 + 0.5) / 2 = 0.25; slow curve reaches
+    # 0.125 at step 100: mean 0.0625; FT = (0.0625 - 0.25) / 2 = -0.09375
+    ft = m.bounded_forward_transfer([0, 400, 800], REF_SCORES, REF_STEPS, REF_SCORES, threshold=0.5)
+    assert ft == pytest.approx(-0.09375)
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (([0, 100], [0.0, 0.5, 1.0], REF_STEPS, REF_SCORES), "steps and scores must have the same length"),
+        ((REF_STEPS, REF_SCORES, [0, 100], REF_SCORES), "reference_steps and reference_scores must have"),
+        (([0, 200, 100], REF_SCORES, REF_STEPS, REF_SCORES), "steps must be >= 0 .* strictly increasing"),
+        ((REF_STEPS, REF_SCORES, [-100, 0, 100], REF_SCORES), "reference_steps must be >= 0"),
+        ((REF_STEPS, [0.0, np.nan, 1.0], REF_STEPS, REF_SCORES), "scores must be a non-empty 1-D array of finite"),
+        ((REF_STEPS, REF_SCORES, REF_STEPS, []), "reference_scores must be a non-empty"),
+    ],
+)
+def test_bounded_forward_transfer_rejects_bad_curves(args, match):
+    with pytest.raises(ValueError, match=match):
+        m.bounded_forward_transfer(*args)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"threshold": 1.1}, r"threshold must lie in \(low, high\]"),
+        ({"threshold": -1.0}, r"threshold must lie in \(low, high\]"),
+        ({"threshold": np.nan}, r"threshold must lie in \(low, high\]"),
+        ({"low": 1.0, "high": 0.0}, "low and high must be finite with low < high"),
+    ],
+)
+def test_bounded_forward_transfer_rejects_bad_scale(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        m.bounded_forward_transfer(REF_STEPS, REF_SCORES, REF_STEPS, REF_SCORES, **kwargs)
