@@ -8,7 +8,16 @@ propagates, never silently dropped). ``trained_rows[j]`` is the row at which tas
 training ended (cortical policy: the row after its wake phase; subcortical student: the row
 after the sleep that follows it), or None if task j was never trained in the protocol. Row
 indices are non-negative positions in R: ``-1`` is rejected, so "before the last row" is never
-ambiguous. Results are floats (NaN where a metric is undefined) or arrays where stated.
+ambiguous (where a final row can be chosen, ``final_row=None`` means the last row). Results are
+floats (NaN where a metric is undefined) or arrays where stated.
+
+Bounded scale (DESIGN.md section 4, issue 12): raw normalised scores are unbounded (zero-shot
+scores near -3, scores above 1 where a trained policy beats the reference), so averages over
+tasks and seeds use ``bounded_score`` (clipped to [-1, 1]) while the raw score is kept beside
+it; retention is a difference (``retention_drop``), its ratio only where the denominator is at
+least 0.5 (``retention_ratio``); ``learned`` / ``learned_score`` say how well a task was learned
+(shown beside retention, so that keeping A by not learning B is seen); forward transfer on a
+bounded, budget-independent scale is ``bounded_forward_transfer``.
 """
 
 from __future__ import annotations
@@ -63,6 +72,57 @@ def _curve(values, name: str) -> np.ndarray:
     return arr
 
 
+def _final(R: np.ndarray, final_row, trained_row: int) -> int:
+    """Validated ``final_row`` (None: the last row of R), not before ``trained_row``."""
+    final = R.shape[0] - 1 if final_row is None else _index(final_row, "final_row", R.shape[0])
+    if final < trained_row:
+        raise ValueError(
+            f"final_row must be >= trained_row (a task cannot be retained before its training "
+            f"ended), got final_row={final}, trained_row={trained_row}"
+        )
+    return final
+
+
+def _bounds(low, high) -> tuple[float, float]:
+    try:
+        low, high = float(low), float(high)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"low and high must be finite numbers, got low={low!r}, high={high!r}") from err
+    if not (np.isfinite(low) and np.isfinite(high)) or low >= high:
+        raise ValueError(f"low and high must be finite with low < high, got low={low}, high={high}")
+    return low, high
+
+
+def _drop(R: np.ndarray, task: int, trained_row: int, final_row: int) -> float:
+    """``R[trained_row, task] - R[final_row, task]`` on validated arguments: the one
+    implementation behind forgetting, backward transfer and ``retention_drop``."""
+    return float(R[trained_row, task] - R[final_row, task])
+
+
+def bounded_score(score, low: float = -1.0, high: float = 1.0):
+    """Normalised score(s) clipped to [``low``, ``high``] (default [-1, 1]), for averages.
+
+    Raw normalised scores are unbounded: below -1 a policy does worse than the baseline by more
+    than the baseline-to-reference gap (zero-shot scores near -3 in reach), above 1 it beats the
+    reference (1.5 where the reference fails on a strong field). One such value dominates a mean
+    over tasks or seeds, so averages use the clipped score and tables keep the raw one beside
+    it. Works elementwise on a scalar or any array (e.g. a whole R matrix); returns a float for
+    a scalar, else an array of the input's shape (the input is not modified). NaN (a missing
+    evaluation) stays NaN. ValueError if a score is +-inf or not a number (an infinite score
+    comes from a zero baseline-to-reference gap, a bug that clipping would hide), or unless
+    ``low`` and ``high`` are finite with ``low < high``.
+    """
+    low, high = _bounds(low, high)
+    try:
+        arr = np.asarray(score, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"score must be a number or an array of numbers, got {type(score).__name__}") from err
+    if np.isinf(arr).any():
+        raise ValueError("score must be finite or NaN, got +-inf")
+    out = np.clip(arr, low, high)  # NaN passes through np.clip unchanged
+    return float(out) if out.ndim == 0 else out
+
+
 def average_performance(R) -> float:
     """Continual World's average performance P(T) = (1/N) sum_j R[-1, j]: the mean of the last
     row over all tasks, including tasks never trained (their zero-shot score counts)."""
@@ -72,13 +132,14 @@ def average_performance(R) -> float:
 def forgetting_per_task(R, trained_rows: Sequence[int | None]) -> np.ndarray:
     """Continual World's forgetting F_j = p_j(end of j's training) - p_j(end), here
     ``R[trained_rows[j], j] - R[-1, j]``; positive = forgotten. NaN for tasks never trained.
-    A task whose training ended at the last row has F_j = 0 by construction."""
+    A task whose training ended at the last row has F_j = 0 by construction. Per task this is
+    ``retention_drop(R, j, trained_rows[j])`` (one implementation for both)."""
     R = _matrix(R)
     rows = _trained(R, trained_rows)
     out = np.full(R.shape[1], np.nan)
     for j, row in enumerate(rows):
         if row is not None:
-            out[j] = R[row, j] - R[-1, j]
+            out[j] = _drop(R, j, row, R.shape[0] - 1)
     return out
 
 
@@ -99,7 +160,7 @@ def average_forgetting(R, trained_rows: Sequence[int | None]) -> float:
     tasks = _earlier_tasks(R, rows)
     if not tasks:
         return float("nan")
-    return float(np.mean([R[rows[j], j] - R[-1, j] for j in tasks]))
+    return float(np.mean([_drop(R, j, rows[j], R.shape[0] - 1) for j in tasks]))
 
 
 def backward_transfer(R, trained_rows: Sequence[int | None]) -> float:
@@ -111,7 +172,8 @@ def backward_transfer(R, trained_rows: Sequence[int | None]) -> float:
     tasks = _earlier_tasks(R, rows)
     if not tasks:
         return float("nan")
-    return float(np.mean([R[-1, j] - R[rows[j], j] for j in tasks]))
+    # 0.0 - x, not -x: equal scores give +0.0 as R[-1, j] - R[row, j] did, never -0.0
+    return float(0.0 - np.mean([_drop(R, j, rows[j], R.shape[0] - 1) for j in tasks]))
 
 
 def forward_transfer(curve, reference_curve) -> float:
@@ -122,7 +184,8 @@ def forward_transfer(curve, reference_curve) -> float:
     alone from scratch); this is the paper's (1/Delta) integral on a uniform grid, as its code
     computes it. FT = 0 for equal curves, > 0 when the protocol learns faster. Scores here can
     exceed 1, so unlike CW's success rates FT is not bounded by 1. Raises ValueError on curves
-    of different lengths, and if AUC_ref >= 1 (no room to improve: FT is undefined).
+    of different lengths, and if AUC_ref >= 1 (no room to improve: FT is undefined). Unbounded
+    and dependent on the budget here (issue 12); see ``bounded_forward_transfer``.
     """
     x = _curve(curve, "curve")
     y = _curve(reference_curve, "reference_curve")
@@ -139,6 +202,80 @@ def forward_transfer(curve, reference_curve) -> float:
     return (auc - auc_ref) / (1.0 - auc_ref)
 
 
+def _window_mean(steps: np.ndarray, scores: np.ndarray, window: float) -> float:
+    """Mean over steps [0, ``window``] of the piecewise-linear curve through (steps, scores),
+    held at its first score before its first point; exact (trapezoid on the curve's own
+    breakpoints)."""
+    inner = steps[(steps > 0) & (steps < window)]
+    x = np.concatenate(([0.0], inner, [window]))
+    return float(np.trapezoid(np.interp(x, steps, scores), x) / window)
+
+
+def _curve_pair(steps, scores, prefix: str) -> tuple[np.ndarray, np.ndarray]:
+    x = _curve(steps, f"{prefix}steps")
+    y = _curve(scores, f"{prefix}scores")
+    if x.size != y.size:
+        raise ValueError(f"{prefix}steps and {prefix}scores must have the same length, got {x.size} and {y.size}")
+    if x[0] < 0 or np.any(np.diff(x) <= 0):
+        raise ValueError(f"{prefix}steps must be >= 0 (steps since the phase began) and strictly increasing")
+    return x, y
+
+
+def bounded_forward_transfer(steps, scores, reference_steps, reference_scores, threshold: float = 0.9,
+                             low: float = -1.0, high: float = 1.0) -> float:
+    """Forward transfer on a bounded scale that does not change with the budget (issue 12).
+
+    FT = (AUC - AUC_ref) / (high - low), in [-1, 1], where AUC is the mean of the task's bounded
+    learning curve in the protocol (``steps``, ``scores``: e.g. B's wake after A) and AUC_ref that
+    of the reference curve (the task learned from scratch; a benchmark run has only A's first
+    wake as a stand-in), both over the same window of steps [0, T_ref]: T_ref is the first step
+    at which the reference reaches ``threshold`` (default 0.9, the "learned" bar), i.e. the time
+    a fresh learner needs to learn the task. Scores are clipped to [``low``, ``high``] (default
+    [-1, 1], ``bounded_score``) and each curve is read as piecewise linear through its points,
+    held at its first score between step 0 and its first point. 0 = learned as fast as from
+    scratch, > 0 faster (a head start, quicker learning), < 0 slower (interference at the switch,
+    plasticity loss); -1 only if the curve sits at ``low`` while the reference sits at ``high``.
+
+    Why this scale. Continual World's FT = (AUC - AUC_ref) / (1 - AUC_ref) (``forward_transfer``)
+    was built for success rates in [0, 1]; here zero-shot scores near -3 make it unbounded (-4 to
+    -9.5 in the saved runs), and its window is the whole phase: the longer the budget, the
+    longer both curves sit on their plateaus, so the numerator tends to the gap in final score
+    while the normaliser 1 - AUC_ref tends to 0 (a B that plateaus at 0.8: -0.2 at one budget,
+    -4.2 at 16 times it, diverging). Clipping bounds each AUC to [low, high], and the
+    fixed width ``high - low`` bounds FT. The window is set by how fast the reference learns,
+    not by the budget: more steps after T_ref (a longer wake, or a B wake longer than A's) leave
+    FT unchanged, and stretching both curves along the step axis (a learner that needs k times
+    the steps for the same curve) stretches T_ref with them and leaves FT unchanged too, so FT
+    compares runs of different budgets. Normalising each AUC by its own phase length would also
+    be bounded but is not budget-independent: a longer wake adds plateau and raises the AUC of
+    a curve that learned no faster. The zero-shot difference (bounded score of B before its
+    training minus that of a fresh network) is budget-independent as well, but it misses
+    learning speed (plasticity loss), which this window includes along with the head start.
+
+    NaN (n/a) when the reference never reaches ``threshold`` (no learning time to compare
+    against: the budget is too short or the task not learned from scratch), when it reaches it
+    at step 0 (nothing to learn), or when the curve ends before T_ref (its phase is too short to
+    tell). Curves must be finite (ValueError on NaN or +-inf, as ``forward_transfer``); steps
+    count from the start of each phase, >= 0 and strictly increasing, one per score. ValueError
+    also unless ``low < threshold <= high`` with finite bounds.
+    """
+    low, high = _bounds(low, high)
+    try:
+        threshold = float(threshold)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"threshold must be a number in (low, high], got {threshold!r}") from err
+    if not low < threshold <= high:
+        raise ValueError(f"threshold must lie in (low, high] = ({low}, {high}], got {threshold}")
+    x, y = _curve_pair(steps, scores, "")
+    xr, yr = _curve_pair(reference_steps, reference_scores, "reference_")
+    window = steps_to_threshold(xr, yr, threshold)
+    if np.isnan(window) or window <= 0 or x[-1] < window:
+        return float("nan")
+    auc = _window_mean(x, np.clip(y, low, high), window)
+    auc_ref = _window_mean(xr, np.clip(yr, low, high), window)
+    return (auc - auc_ref) / (high - low)
+
+
 def score_before_training(R, task: int, start_row: int) -> float:
     """Zero-shot score of ``task`` just before its training began: ``R[start_row - 1, task]``,
     where ``start_row`` is the row recorded after the first phase that trains it. NaN if
@@ -149,15 +286,98 @@ def score_before_training(R, task: int, start_row: int) -> float:
     return float(R[start_row - 1, task]) if start_row > 0 else float("nan")
 
 
-def retention(R, task: int, trained_row: int) -> float:
-    """Fraction of a task's score kept at the end: ``R[-1, task] / R[trained_row, task]``
-    (e.g. retention of A after B). NaN if ``R[trained_row, task] <= 0``: a score at or below the
-    baseline was never acquired, and a ratio to it has no meaning (its sign flips)."""
+def retention_drop(R, task: int, trained_row: int, final_row: int | None = None) -> float:
+    """Retention as a difference: ``R[trained_row, task] - R[final_row, task]``, how much of the
+    task's score was lost between the end of its training and ``final_row`` (None: the last row
+    of R), e.g. the drop of A after B; positive = lost, 0 = kept, negative = improved.
+
+    A difference stays meaningful whatever the score at the trained row (the ratio does not:
+    ``retention_ratio``). With ``final_row`` the last row it is Continual World's forgetting of
+    one task (``forgetting_per_task``, which shares this implementation). On bounded scores
+    (``bounded_score(R)``) it lies in [-2, 2]. NaN if either score is NaN (a missing
+    evaluation). ValueError for a task or row outside R, or ``final_row < trained_row``.
+    """
     R = _matrix(R)
     task = _index(task, "task", R.shape[1])
     trained_row = _index(trained_row, "trained_row", R.shape[0])
+    return _drop(R, task, trained_row, _final(R, final_row, trained_row))
+
+
+def retention_ratio(R, task: int, trained_row: int, min_denominator: float = 0.5,
+                    final_row: int | None = None) -> float:
+    """Retention as a ratio: ``R[final_row, task] / R[trained_row, task]`` (``final_row`` None:
+    the last row), only where the denominator ``R[trained_row, task] >= min_denominator``
+    (default 0.5, DESIGN.md section 4); NaN (n/a) otherwise.
+
+    A ratio to a score that was barely acquired explodes (0.84 / 0.20 = 4.2 "retention") and
+    flips sign at or below the baseline, so below ``min_denominator`` the task counts as not
+    learned and the ratio is n/a; report ``retention_drop`` and ``learned_score`` beside it.
+    NaN also if either score is NaN (a missing evaluation; no RuntimeWarning). ValueError for a
+    task or row outside R, ``final_row < trained_row``, or unless ``min_denominator`` is finite
+    and > 0.
+    """
+    try:
+        min_denominator = float(min_denominator)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"min_denominator must be a finite number > 0, got {min_denominator!r}") from err
+    if not (np.isfinite(min_denominator) and min_denominator > 0):
+        raise ValueError(f"min_denominator must be a finite number > 0, got {min_denominator}")
+    R = _matrix(R)
+    task = _index(task, "task", R.shape[1])
+    trained_row = _index(trained_row, "trained_row", R.shape[0])
+    final = _final(R, final_row, trained_row)
     ref = R[trained_row, task]
-    return float(R[-1, task] / ref) if ref > 0 else float("nan")
+    return float(R[final, task] / ref) if ref >= min_denominator else float("nan")
+
+
+def retention(R, task: int, trained_row: int) -> float:
+    """Legacy ratio ``R[-1, task] / R[trained_row, task]``, NaN where ``R[trained_row, task] <= 0``
+    (a score at or below the baseline was never acquired; a ratio to it flips sign).
+
+    ``retention_ratio`` with the smallest positive float as ``min_denominator`` (the same
+    implementation; ``ref >= 5e-324`` is ``ref > 0``). Kept because consolidation/results.py
+    and the committed tables are built on it; new code uses ``retention_ratio`` (n/a below 0.5)
+    and ``retention_drop``.
+    """
+    return retention_ratio(R, task, trained_row, min_denominator=np.finfo(float).smallest_subnormal)
+
+
+def learned_score(R, task: int, trained_row: int, low: float = -1.0, high: float = 1.0) -> float:
+    """How well a task was learned: its bounded score (``bounded_score``, default [-1, 1]) at
+    the row where its training ended, e.g. B's score after its wake. Shown beside the
+    retention of A, so that a strategy that keeps A by not learning B is seen. NaN if the
+    score is NaN (a missing evaluation). ValueError for a task or row outside R, or bad bounds.
+    """
+    R = _matrix(R)
+    task = _index(task, "task", R.shape[1])
+    trained_row = _index(trained_row, "trained_row", R.shape[0])
+    return bounded_score(R[trained_row, task], low, high)
+
+
+def learned(R, task: int, trained_row: int, threshold: float = 0.9) -> bool:
+    """Whether a task was learned: ``R[trained_row, task] >= threshold`` (default 0.9, the bar
+    of issue 12: "A and B each >= 0.9"), e.g. to count the seeds on which B was learned.
+
+    A missing score cannot say yes or no, and a bool has no NaN: ValueError if the score is
+    NaN (use ``learned_score``, which passes NaN through, where missing evaluations are
+    expected). ValueError also for a task or row outside R, or a threshold that is not finite.
+    """
+    try:
+        threshold = float(threshold)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"threshold must be a finite number, got {threshold!r}") from err
+    if not np.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number, got {threshold}")
+    R = _matrix(R)
+    task = _index(task, "task", R.shape[1])
+    trained_row = _index(trained_row, "trained_row", R.shape[0])
+    score = R[trained_row, task]
+    if np.isnan(score):
+        raise ValueError(
+            f"R[{trained_row}, {task}] is NaN (a missing evaluation): whether the task was learned "
+            "is unknown; use learned_score to keep it as NaN"
+        )
+    return bool(score >= threshold)
 
 
 def distillation_fidelity(student_score, teacher_score):
