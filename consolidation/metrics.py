@@ -11,6 +11,9 @@ indices are non-negative positions in R: ``-1`` is rejected, so "before the last
 ambiguous (where a final row can be chosen, ``final_row=None`` means the last row). Results are
 floats (NaN where a metric is undefined) or arrays where stated.
 
+Over 400 lines on purpose: every metric of DESIGN.md section 4 sits in this one module, beside
+the raw and bounded variants it is read with, so that a definition is found in one place.
+
 Bounded scale (DESIGN.md section 4, issue 12): raw normalised scores are unbounded (zero-shot
 scores near -3, scores above 1 where a trained policy beats the reference), so averages over
 tasks and seeds use ``bounded_score`` (clipped to [-1, 1]) while the raw score is kept beside
