@@ -10,10 +10,13 @@ evaluation episodes a run uses for its anchors (seeds 10000, ...; every target i
 mean return, success rate and wall time of the old reference (agents.reference.ReachPDController)
 and the new one (agents.reference.ReachPlanner), the baseline return (better of random and zero
 action), and the old reference's normalised score against the new anchors (how far below the
-ceiling it was). With --bound, also a check of near-optimality: per episode, the best of
-three long iLQR runs (up to 100 steps, tolerance 1e-8), each from one warm start alone (the old
-PD, the scaled PD, zero commands); the new reference's mean gap to it is reported. Computed fresh,
-no cache; one process.
+ceiling it was). Diagnostics of the old PD's failure: the share of its steps with a motor at
+its limit; its return with 10x stronger motors (gear 50: torques up to 50 N m, and a command cost
+100x smaller, a few tenths of return at most); the return of the same PD with its command scaled
+down as a whole instead of clipped per joint (ScaledPDController). With --bound, a check of
+near-optimality: per episode, the best of three long iLQR runs (up to 100 steps, tolerance 1e-8),
+each from one warm start alone (the old PD, the scaled PD, zero commands), and the new
+reference's mean and largest gap to it. Computed fresh, no cache; one process.
 
     python scripts/reference_grid.py --json results/reference/grid.json --markdown
     python scripts/reference_grid.py --json results/reference/grid.json --bound --markdown
@@ -29,6 +32,7 @@ import time
 from pathlib import Path
 
 import gymnasium
+import numpy as np
 
 import envs  # noqa: F401  (registers the ids)
 from agents.evaluation import evaluate, normalised_score
@@ -62,16 +66,34 @@ def bound(env, episodes: int) -> list[float]:
     return [max(episode) for episode in zip(*runs, strict=True)]
 
 
+def saturation(env, episodes: int) -> float:
+    """Share of the old PD's steps with a motor command at its limit."""
+    controller, counts = ReachPDController(env), []
+
+    def policy(obs):
+        command = controller(obs)
+        counts.append(bool(np.any(np.abs(command) >= 1.0)))
+        return command
+
+    evaluate(policy, env, episodes)
+    return float(np.mean(counts))
+
+
 def measure(context: dict, episodes: int, with_bound: bool = False) -> dict:
     env = gymnasium.make("motorsleep/Reach-v0", context=context)
+    strong = gymnasium.make("motorsleep/Reach-v0", context=context, gear=50.0)
     base, _ = baseline_return(env, episodes)
     old, old_seconds = timed(ReachPDController(env), env, episodes)
+    diagnosis = {"old_saturated_steps": saturation(env, episodes),
+                 "old_gear50_return": evaluate(ReachPDController(strong), strong, episodes).mean_return,
+                 "scaled_pd_return": evaluate(ScaledPDController(env), env, episodes).mean_return}
+    strong.close()
     new, new_seconds = timed(ReachPlanner(env), env, episodes)
     worst = min(n - o for n, o in zip(new["returns"], old["returns"], strict=True))
     row = {"context": context, "base_return": base,
            "old": {**old, "seconds": old_seconds}, "new": {**new, "seconds": new_seconds},
            "old_score_vs_new": normalised_score(old["mean_return"], base, new["mean_return"]),
-           "new_minus_old_worst_episode": worst}
+           "new_minus_old_worst_episode": worst, "diagnosis": diagnosis}
     if with_bound:
         best = bound(env, episodes)
         gaps = [b - n for b, n in zip(best, new["returns"], strict=True)]
@@ -95,13 +117,15 @@ def markdown(rows: list[dict], episodes: int) -> str:
     lines = [f"Reach reference per context ({episodes} evaluation episodes, seeds 10000-{10000 + episodes - 1}; "
              "return = mean over episodes, success = hand within 0.02 m of the target at the last step; "
              "b in N s/m).", "",
-             "| context | baseline | old PD return | old success | new (iLQR) return | new success "
-             "| old score vs new anchors | new s/context |"
+             "| context | baseline | old PD return | old success | old saturated steps | old, gear 50 | scaled PD "
+             "| new (iLQR) return | new success | old score vs new anchors | new s/context |"
              + (" bound return | new gap: mean, max |" if with_bound else ""),
-             "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if with_bound else "")]
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if with_bound else "")]
     for r in rows:
+        d = r["diagnosis"]
         line = (f"| {label(r['context'])} | {r['base_return']:.2f} | {r['old']['mean_return']:.2f} "
-                f"| {r['old']['success_rate']:.2f} | {r['new']['mean_return']:.2f} "
+                f"| {r['old']['success_rate']:.2f} | {d['old_saturated_steps']:.2f} | {d['old_gear50_return']:.2f} "
+                f"| {d['scaled_pd_return']:.2f} | {r['new']['mean_return']:.2f} "
                 f"| {r['new']['success_rate']:.2f} | {r['old_score_vs_new']:.3f} | {r['new']['seconds']:.2f} |")
         if with_bound:
             line += f" {r['bound']['mean_return']:.2f} | {r['bound']['mean_gap']:.3f}, {r['bound']['max_gap']:.3f} |"
