@@ -3,8 +3,9 @@
 For each seed, a short cortical learner (SB3 PPO, 64x64, tanh-bounded mean) is trained from scratch on each
 context; every trained policy is then evaluated on every context. Entry [A, B] is the
 normalised score (DESIGN.md section 4) on B of the policy trained on A: 0 is the better of a
-random and a zero-action policy, 1 the outside reference (reach: a PD controller with exact
-field compensation; balance: upright for the whole episode). The testbed needs
+random and a zero-action policy, 1 the outside reference (reach: the iLQR planner of
+agents/reference.py, a PD controller with exact field compensation before issue 12; balance:
+upright for the whole episode). The testbed needs
 [A, B] <= 0.5 [A, A] for its default pairs, with [A, A] >= 0.9.
 
     python scripts/interference_matrix.py --family reach --seeds 0 1 2
