@@ -47,7 +47,8 @@ class ReachPDController:
         self.env = env.unwrapped
         self.kp, self.kd = kp, kd
 
-    def __call__(self, obs: np.ndarray) -> np.ndarray:
+    def command(self) -> np.ndarray:
+        """The PD command with the field cancelled, before any limit (torque / gear)."""
         env = self.env
         q2 = float(env.data.qpos[1])
         qvel = env.data.qvel
@@ -60,8 +61,10 @@ class ReachPDController:
         l1, l2 = env.link_lengths
         k = env.context.curl_field * l1 * l2 * math.sin(q2)
         tau -= np.array([k * qvel[1], -k * qvel[0]])  # cancel the field's torques
-        gear = env.model.actuator_gear[:, 0]
-        return np.clip(tau / gear, -1.0, 1.0).astype(np.float32)
+        return tau / env.model.actuator_gear[:, 0]
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        return np.clip(self.command(), -1.0, 1.0).astype(np.float32)
 
 
 class ReachPlanner:
@@ -246,15 +249,7 @@ class ScaledPDController(ReachPDController):
     """
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
-        env = self.env
-        q2, qvel = float(env.data.qpos[1]), env.data.qvel
-        jac = np.zeros((3, env.model.nv))
-        mujoco.mj_jacSite(env.model, env.data, jac, None, env.model.site("hand").id)
-        jac = jac[:2]
-        force = self.kp * (env.target_position - env.hand_position()) - self.kd * (jac @ qvel)
-        l1, l2 = env.link_lengths
-        k = env.context.curl_field * l1 * l2 * math.sin(q2)
-        command = (jac.T @ force - np.array([k * qvel[1], -k * qvel[0]])) / env.model.actuator_gear[:, 0]
+        command = self.command()
         peak = float(np.max(np.abs(command)))
         return (command / peak if peak > 1.0 else command).astype(np.float32)
 
