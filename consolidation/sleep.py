@@ -26,6 +26,7 @@ import torch
 
 from agents.guards import DivergenceError
 from agents.subcortical import SubcorticalPolicy, gaussian_kl
+from consolidation.checks import check_number
 from consolidation.memory import EpisodicMemory
 from consolidation.neuromodulation import GatingSettings, Neuromodulator
 
@@ -77,7 +78,7 @@ class StudentTraining:
 
     def __post_init__(self) -> None:
         for name in ("updates", "batch_size", "log_every"):
-            check_count(f"consolidation.{name}", getattr(self, name))
+            check_number(name, getattr(self, name), 1, integer=True)
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ValueError(f"consolidation.learning_rate={self.learning_rate!r} is not allowed: "
                              "expected a float > 0")
@@ -112,13 +113,6 @@ class SleepSettings(StudentTraining):
                              "expected a float in [0, 1)")
 
 
-def check_count(name: str, value: Any) -> int:
-    """``value`` as an integer >= 1, or a ValueError naming ``name`` (the config key)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value or value < 1:
-        raise ValueError(f"{name}={value!r} is not allowed: expected an integer >= 1")
-    return int(value)
-
-
 class Sleep:
     """Replay + gated distillation (+ downscaling): one night, as :class:`SleepSettings` says.
 
@@ -142,11 +136,6 @@ class Sleep:
         if settings.loss not in losses:
             raise ValueError(f"consolidation.loss={settings.loss!r} is not allowed: expected one of {list(losses)}")
         self.settings, self.target = settings, target
-        self.batch_size, self.learning_rate = settings.batch_size, float(settings.learning_rate)
-        self.loss, self.interleave, self.downscaling = settings.loss, bool(settings.interleave), settings.downscaling
-        self.gating = dataclasses.asdict(settings.gating)
-        self.holdout_fraction, self.max_loss = float(settings.holdout_fraction), float(settings.max_loss)
-        self.log_every = settings.log_every
 
     def run(self, student: SubcorticalPolicy, memory: EpisodicMemory, task: int, teacher, seed: int, *,
             updates: int, logger=None, extra_loss: Callable[[SubcorticalPolicy], torch.Tensor] | None = None
@@ -162,7 +151,7 @@ class Sleep:
         if self.target == "teacher":
             current = memory.arrays([task])
             memory.relabel(task, *teacher.action_distribution(current["obs"]))
-        tasks = memory.tasks if self.interleave else [task]
+        tasks = memory.tasks if self.settings.interleave else [task]
         data = memory.arrays(tasks)
         fields = ["obs", "action_mean", "action_log_std"]
         if self.target == "taken_actions":
@@ -172,23 +161,23 @@ class Sleep:
                 raise ValueError(f"consolidation.target='taken_actions' needs the executed actions, but memories of "
                                  f"tasks {missing} were stored without them")
         rng = np.random.default_rng(seed)
-        train, heldout = _split(data["task"], self.holdout_fraction, rng)
-        modulator = Neuromodulator(**{**self.gating, "seed": seed})
+        train, heldout = _split(data["task"], self.settings.holdout_fraction, rng)
+        modulator = Neuromodulator(seed=seed, **dataclasses.asdict(self.settings.gating))
         gains = modulator.gains(data["td_error"][train], data["novelty"][train])
         probabilities = modulator.priorities(gains)
 
         tensors = {k: torch.as_tensor(data[k]) for k in fields}
         gains_t = torch.as_tensor(gains, dtype=torch.float32)
-        optimizer = torch.optim.Adam(student.parameters(), lr=self.learning_rate)
+        optimizer = torch.optim.Adam(student.parameters(), lr=self.settings.learning_rate)
         train_t = torch.as_tensor(train)
         report = SleepReport(updates, [int(t) for t in tasks], math.nan, {}, {}, 0.0)
         # Replay indices are drawn in blocks of updates: Generator.choice with p costs O(len(p))
         # per call, and a (block, batch) draw consumes the generator exactly as `block` draws of
         # `batch` do (one uniform per sample, in order), so the batches are the same.
-        block = max(1, _DRAW_SAMPLES // self.batch_size)
+        block = max(1, _DRAW_SAMPLES // self.settings.batch_size)
         for update in range(updates):
             if update % block == 0:
-                size = (min(block, updates - update), self.batch_size)
+                size = (min(block, updates - update), self.settings.batch_size)
                 picks = torch.as_tensor(rng.choice(len(train), size=size, p=probabilities))
             picked = picks[update % block]
             index = train_t[picked]
@@ -197,13 +186,13 @@ class Sleep:
             if extra_loss is not None:
                 loss = loss + extra_loss(student)
             value = float(loss.detach())
-            if not math.isfinite(value) or value > self.max_loss:
+            if not math.isfinite(value) or value > self.settings.max_loss:
                 raise DivergenceError(f"sleep diverged at update {update}: loss={value!r} "
-                                      f"(limit {self.max_loss}); lower consolidation.learning_rate")
+                                      f"(limit {self.settings.max_loss}); lower consolidation.learning_rate")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            if update % self.log_every == 0 or update == updates - 1:
+            if update % self.settings.log_every == 0 or update == updates - 1:
                 batch_gain = float(gains[picked.numpy()].mean())
                 report.loss_curve.append(value)
                 report.gain_curve.append(batch_gain)
@@ -212,8 +201,8 @@ class Sleep:
                     logger.record("sleep/batch_gain", batch_gain)
                     logger.dump(update)
             report.final_loss = value
-        if self.downscaling < 1.0:
-            _downscale(student, self.downscaling)
+        if self.settings.downscaling < 1.0:
+            _downscale(student, self.settings.downscaling)
         report.heldout_kl = self._heldout_kl(student, tensors, data["task"], heldout if len(heldout) else train)
         report.gating = modulator.summary(gains, data["td_error"][train], data["novelty"][train])
         report.seconds = time.perf_counter() - start
@@ -222,9 +211,9 @@ class Sleep:
     def _loss(self, student: SubcorticalPolicy, tensors: dict[str, torch.Tensor], index: torch.Tensor):
         mean, log_std = student(tensors["obs"][index])
         if self.target == "taken_actions":
-            return taken_action_loss(student, mean, log_std, tensors["action"][index], self.loss)
+            return taken_action_loss(student, mean, log_std, tensors["action"][index], self.settings.loss)
         return distillation_loss(mean, log_std, tensors["action_mean"][index], tensors["action_log_std"][index],
-                                 self.loss)
+                                 self.settings.loss)
 
     @torch.no_grad()
     def _heldout_kl(self, student, tensors, task_ids: np.ndarray, rows: np.ndarray) -> dict[int, float]:

@@ -159,8 +159,8 @@ def bench_sleep(agent: dict, family: TaskFamily, root: dict, wake_steps: int, re
     data = [torch.as_tensor(arrays[k]) for k in ("obs", "action_mean", "action_log_std")]
     runs = {"sleep": lambda f: sleep.run(f, memory, 0, learner, seed + 1, updates=updates),
             "one_update": lambda f: sleep.run(f, memory, 0, learner, seed + 1, updates=1),
-            "bare": lambda f: bare_loop(f, data, updates, sleep.batch_size,
-                                        sleep.learning_rate, seed)}
+            "bare": lambda f: bare_loop(f, data, updates, sleep.settings.batch_size,
+                                        sleep.settings.learning_rate, seed)}
     times = {k: [] for k in (*runs, "sleep_wall")}
     for r in range(repeats):  # interleaved, order reversed every other round; fresh students
         for kind in list(runs)[:: 1 if r % 2 == 0 else -1]:
@@ -172,7 +172,7 @@ def bench_sleep(agent: dict, family: TaskFamily, root: dict, wake_steps: int, re
     loop = med["sleep"] - med["one_update"]  # updates 2..N of Sleep.run, fixed costs out
     sleep_rate, bare_rate = (updates - 1) / loop, updates / med["bare"]
     return {"wake_steps": wake_steps, "wake_cpu": wake_cpu, "wake_wall": wake_wall,
-            "memory": len(memory), "updates": updates, "batch_size": sleep.batch_size,
+            "memory": len(memory), "updates": updates, "batch_size": sleep.settings.batch_size,
             "sleep_cpu": med["sleep"], "sleep_wall": med["sleep_wall"],
             "ratio": med["sleep"] / wake_cpu, "fixed_cpu": med["one_update"] - 1 / sleep_rate,
             "sleep_updates_per_s": sleep_rate, "bare_updates_per_s": bare_rate,

@@ -8,7 +8,6 @@ per parameter; in wake, penalise (strength / 2) * sum_i importance_i (theta_i - 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +18,7 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 from agents.cortex import CorticalLearner
+from consolidation.checks import check_number
 from consolidation.memory import EpisodicMemory
 from consolidation.strategies.base import Strategy
 
@@ -128,16 +128,6 @@ def task_generator(seed: int, task: int) -> torch.Generator:
     """A generator that depends only on (seed, task): a resumed run draws exactly the same numbers."""
     state = np.random.SeedSequence([int(seed), int(task)]).generate_state(1, dtype=np.uint64)[0]
     return torch.Generator().manual_seed(int(state) & 0x7FFF_FFFF_FFFF_FFFF)
-
-
-def check_number(name: str, value: Any, low: float, high: float = math.inf, integer: bool = False) -> None:
-    """A config value in [low, high] (and an integer if asked), or a ValueError naming it."""
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) \
-        and low <= value <= high and (not integer or float(value).is_integer())
-    if not ok:
-        kind = "an integer" if integer else "a finite number"
-        bound = f">= {low}" if high == math.inf else f"in [{low}, {high}]"
-        raise ValueError(f"consolidation.{name}={value!r} is not allowed: expected {kind} {bound}")
 
 
 class AnchoredPenalty(Strategy):

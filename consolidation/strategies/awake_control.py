@@ -40,8 +40,9 @@ import torch
 
 from agents.guards import DivergenceError
 from agents.subcortical import SubcorticalPolicy, gaussian_kl
+from consolidation.checks import check_number
 from consolidation.memory import EpisodicMemory
-from consolidation.sleep import LOSSES, SleepReport, StudentTraining, check_count, distillation_loss
+from consolidation.sleep import LOSSES, SleepReport, StudentTraining, distillation_loss
 from consolidation.strategies.base import Strategy, register
 
 
@@ -67,7 +68,7 @@ class AwakeControl(Strategy):
         if self.settings.loss not in LOSSES:
             raise ValueError(f"consolidation.loss={self.settings.loss!r} is not allowed: "
                              f"expected one of {list(LOSSES)}")
-        check_count("consolidation.heldout_states", self.settings.heldout_states)
+        check_number("heldout_states", self.settings.heldout_states, 1, integer=True)
 
     @property
     def sleep_updates(self) -> int:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from agents.cortex import CorticalLearner
+from consolidation.checks import check_number
 from consolidation.memory import EpisodicMemory
-from consolidation.strategies._anchors import check_number
 from consolidation.strategies.base import register
 from consolidation.strategies.ewc import EWC
 
