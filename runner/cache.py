@@ -34,8 +34,6 @@ with people whose runs you would load anyway.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import sys
@@ -50,6 +48,7 @@ from filelock import FileLock
 from runner import checkpoints
 from runner.code_digest import code_digest
 from runner.faults import crash_point
+from runner.identity import digest
 from runner.records import package_versions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -135,10 +134,10 @@ class KeyChain:
         versions = {"python": sys.version.split()[0], **package_versions(NUMERIC_PACKAGES)}
         identity = {k: v for k, v in identity.items() if k != "protocol"}
         wake_identity = {k: v for k, v in identity.items() if k not in ("consolidation", "student_hidden")}
-        self.full = _digest({"identity": identity, "tasks": tasks, "versions": versions,
-                             "code": code_digest((WAKE_ROOT, strategy_module), ROOT, PACKAGES)})
-        self.lane: str | None = _digest({"identity": wake_identity, "tasks": tasks, "versions": versions,
-                                         "code": code_digest((WAKE_ROOT,), ROOT, PACKAGES)})
+        self.full = digest({"identity": identity, "tasks": tasks, "versions": versions,
+                            "code": code_digest((WAKE_ROOT, strategy_module), ROOT, PACKAGES)})
+        self.lane: str | None = digest({"identity": wake_identity, "tasks": tasks, "versions": versions,
+                                        "code": code_digest((WAKE_ROOT,), ROOT, PACKAGES)})
         self.last_context: str | None = None
         self.strategy_code = code_digest((strategy_module,), ROOT, PACKAGES)
         if state is not None:
@@ -150,22 +149,19 @@ class KeyChain:
         shared = False
         if phase["kind"] == "wake":
             if plain and self.lane is not None:
-                self.lane = _digest({"after": self.lane, "index": index, "phase": phase,
-                                     "previous_context": self.last_context})
+                self.lane = digest({"after": self.lane, "index": index, "phase": phase,
+                                    "previous_context": self.last_context})
                 key, shared = self.lane, True
             else:
                 self.lane = None
-                key = _digest({"after": self.full, "index": index, "phase": phase, "strategy": self.strategy_code})
+                key = digest({"after": self.full, "index": index, "phase": phase, "strategy": self.strategy_code})
             self.last_context = phase["context"]
-            self.full = _digest({"after": self.full, "index": index, "phase": phase, "wake": key})
+            self.full = digest({"after": self.full, "index": index, "phase": phase, "wake": key})
         else:
-            self.full = key = _digest({"after": self.full, "index": index, "phase": phase, "wake": None})
+            self.full = key = digest({"after": self.full, "index": index, "phase": phase, "wake": None})
         return key, shared
 
     def state(self) -> dict[str, Any]:
         """What a resumed run needs to continue the chain (kept in each phase's record)."""
         return {"full": self.full, "lane": self.lane, "last_context": self.last_context}
 
-
-def _digest(payload: Any) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()

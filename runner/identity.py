@@ -26,9 +26,9 @@ def run_identity(config: Mapping[str, Any]) -> dict[str, Any]:
     return identity
 
 
-def identity_digest(identity: Mapping[str, Any]) -> str:
-    """SHA-256 of an identity (key order does not matter)."""
-    return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+def digest(payload: Any) -> str:
+    """SHA-256 of a JSON-like payload (an identity, a cache key's parts); key order does not matter."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def differences(recorded: Any, current: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:

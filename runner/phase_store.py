@@ -10,6 +10,7 @@ by phase. The schedule (:meth:`runner.experiment.Experiment.run`) knows none of 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sys
 import time
 from collections.abc import Callable
@@ -59,7 +60,7 @@ class PhaseStore:
         key, shared = None, False
         if self.chain is not None:
             plain = phase.kind == "wake" and x.strategy.plain_wake(x.tasks.index(phase.context))
-            key, shared = self.chain.next(index, _phase_spec(phase), plain)
+            key, shared = self.chain.next(index, dataclasses.asdict(phase), plain)
         with contextlib.nullcontext() if key is None else x.cache.claim(key):
             reused = None if key is None else self._reuse(key, shared, index, phase)
             record, row = reused if reused is not None else compute(index, phase)
@@ -171,11 +172,6 @@ class PhaseStore:
             x.memory.save(folder / "memory.npz")
         checkpoints.finish(folder, state)
         return folder
-
-
-def _phase_spec(phase: Phase) -> dict[str, Any]:
-    """What defines a protocol phase, for its cache key."""
-    return {"kind": phase.kind, "context": phase.context, "steps": phase.steps, "updates": phase.updates}
 
 
 def _say(index: int, phase: Phase, what: str) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from fileio import write_json_atomic, write_text_atomic
-from runner.identity import differences, identity_digest
+from runner.identity import differences, digest
 from runner.records import provenance
 
 #: How a run directory made by another config is treated: ``check`` refuses it, ``accept`` resumes
@@ -84,7 +84,7 @@ class RunDirectory:
         record = provenance(seed)
         if first is None:
             if self.identity is not None:
-                record.update(identity=self.identity, identity_digest=identity_digest(self.identity))
+                record.update(identity=self.identity, identity_digest=digest(self.identity))
             write_json_atomic(self.path / "run.json", record)
             return 0
         if self.accepted_changes:

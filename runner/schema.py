@@ -85,8 +85,8 @@ class ExperimentSchema:
     resume: str = "check"
 
 
-def strategy_schema(name: str, cls: type) -> type:
-    """The config schema of strategy ``name``: its ``Schema`` (the settings its constructor takes,
+def strategy_schema(cls: type) -> type:
+    """The config schema of a strategy class: its ``Schema`` (the settings its constructor takes,
     with their defaults) plus the ``_target_`` that instantiates it."""
     target = field(default=f"{cls.__module__}.{cls.__name__}")
     return make_dataclass(f"{cls.__name__}Config", [("_target_", str, target)], bases=(cls.Schema,))
@@ -99,7 +99,7 @@ def register() -> None:
     store.store(group="env", name="env_schema", node=EnvSchema)
     store.store(group="agent", name="agent_schema", node=AgentSchema)
     for name, cls in STRATEGIES.items():  # each strategy's settings, plus the class to instantiate
-        store.store(group="consolidation", name=f"{name}_schema", node=strategy_schema(name, cls))
+        store.store(group="consolidation", name=f"{name}_schema", node=strategy_schema(cls))
     store.store(group="protocol", name="protocol_schema", node=ProtocolSchema)
     if not OmegaConf.has_resolver("repo_root"):
         OmegaConf.register_new_resolver("repo_root", lambda: str(ROOT))
