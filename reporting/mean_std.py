@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from consolidation import metrics
 from consolidation.results import metrics_of
 from reporting.runs import Run
 from reporting.tables import strategy_order
@@ -47,7 +48,7 @@ def zero_shot_second(results: dict[str, Any]) -> float:
     if len(results["tasks"]) < 2:
         return math.nan
     row = results["trained_rows"]["cortical"][1]
-    return math.nan if row is None or row == 0 else results["R"]["cortical"][row - 1][1]
+    return math.nan if row is None else metrics.score_before_training(results["R"]["cortical"], 1, row)
 
 
 def run_row(run: Run) -> dict[str, Any]:
