@@ -14,22 +14,54 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy
 from torch import nn
 
+from agents.plasticity import Plasticity
+from agents.plasticity_diagnostics import PlasticityLogger
+
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC}
 
-class BoundedMeanPolicy(ActorCriticPolicy):
-    """SB3's PPO actor-critic with the Gaussian's mean squashed by tanh into the action box.
+class CorticalPolicy(ActorCriticPolicy):
+    """SB3's PPO actor-critic, optionally with a tanh-bounded Gaussian mean and LayerNorm.
 
-    With a linear mean, PPO on these tasks drove the mean far outside [-1, 1] when learning a
-    conflicting context (58% of means beyond the bounds, up to 9, after a switch of curl
-    field): every sample is then clipped to the same command, advantages carry no signal,
-    and the cortex stops learning. A tanh-bounded mean keeps the policy plastic. The
-    student (agents/subcortical.py) uses the same bounded mean, so the KL stays exact.
+    ``bounded_mean``: with a linear mean, PPO on these tasks drove the mean far outside [-1, 1]
+    when learning a conflicting context (58% of means beyond the bounds, up to 9, after a
+    switch of curl field): every sample is then clipped to the same command, advantages carry
+    no signal, and the cortex stops learning. A tanh-bounded mean keeps the policy plastic.
+    The student (agents/subcortical.py) uses the same bounded mean, so the KL stays exact.
+
+    ``layer_norm``: a LayerNorm before every hidden activation of actor and critic (a
+    plasticity remedy, agents/plasticity.py).
     """
+
+    def __init__(self, *args, bounded_mean: bool = True, layer_norm: bool = False, **kwargs) -> None:
+        self.bounded_mean, self.layer_norm = bool(bounded_mean), bool(layer_norm)
+        super().__init__(*args, **kwargs)
+
+    def _build_mlp_extractor(self) -> None:
+        super()._build_mlp_extractor()
+        if self.layer_norm:
+            extractor = self.mlp_extractor
+            extractor.policy_net = _with_layer_norm(extractor.policy_net).to(self.device)
+            extractor.value_net = _with_layer_norm(extractor.value_net).to(self.device)
 
     def _build(self, lr_schedule) -> None:
         super()._build(lr_schedule)
-        # Tanh has no parameters: the optimizer built by super() already holds all of them
-        self.action_net = nn.Sequential(self.action_net, nn.Tanh())
+        if self.bounded_mean:
+            # Tanh has no parameters: the optimizer built by super() already holds all of them
+            self.action_net = nn.Sequential(self.action_net, nn.Tanh())
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        return {**super()._get_constructor_parameters(), "bounded_mean": self.bounded_mean,
+                "layer_norm": self.layer_norm}
+
+
+def _with_layer_norm(net: nn.Sequential) -> nn.Sequential:
+    """The same MLP with a LayerNorm between each Linear and its activation."""
+    modules: list[nn.Module] = []
+    for module in net:
+        modules.append(module)
+        if isinstance(module, nn.Linear):
+            modules.append(nn.LayerNorm(module.out_features))
+    return nn.Sequential(*modules)
 
 
 class CorticalLearner:
@@ -46,17 +78,21 @@ class CorticalLearner:
         hyperparameters: keyword arguments of the SB3 algorithm (learning_rate, n_steps, ...);
             ``policy_kwargs`` entries other than ``net_arch`` go there too.
         progress_bar: show SB3's rich progress bar during wake.
-        bounded_mean: PPO only: tanh-bounded Gaussian mean (:class:`BoundedMeanPolicy`).
+        bounded_mean: PPO only: tanh-bounded Gaussian mean (:class:`CorticalPolicy`).
         reset_optimizer_on_switch: clear the optimizers' moment estimates when the context
             changes. Adam's second moments, shrunk at the end of a converged task, make the
             first updates on a new context huge (Asadi et al. 2023, "Resetting the optimizer in
             deep RL"); the weights, and so the memory of the old task, are untouched.
+        plasticity: a remedy for the loss of plasticity (agents/plasticity.py; None: none).
+        diagnostics_every: log the plasticity diagnostics (agents/plasticity_diagnostics.py)
+            every this many rollouts of PPO (0: never).
     """
 
     def __init__(self, algorithm: str = "ppo", net_arch: list[int] | tuple[int, ...] = (256, 256),
                  n_envs: int = 8, hyperparameters: Mapping[str, Any] | None = None,
                  progress_bar: bool = False, bounded_mean: bool = True,
-                 reset_optimizer_on_switch: bool = True) -> None:
+                 reset_optimizer_on_switch: bool = True, plasticity: Plasticity | None = None,
+                 diagnostics_every: int = 0) -> None:
         if algorithm not in ALGORITHMS:
             raise ValueError(f"agent.algorithm={algorithm!r} is not allowed: expected one of {sorted(ALGORITHMS)}")
         if not net_arch or any(int(h) < 1 for h in net_arch):
@@ -70,6 +106,14 @@ class CorticalLearner:
         self.progress_bar = bool(progress_bar)
         self.bounded_mean = bool(bounded_mean) and algorithm == "ppo"
         self.reset_optimizer_on_switch = bool(reset_optimizer_on_switch)
+        self.plasticity = plasticity if plasticity is not None else Plasticity()
+        self.plasticity.check(algorithm)
+        if self.plasticity.policy_kwargs().get("layer_norm") and not self.bounded_mean:
+            raise ValueError(f"agent.plasticity={self.plasticity.name!r} needs agent.bounded_mean=true "
+                             "(its LayerNorm is built into the cortical PPO policy)")
+        if int(diagnostics_every) < 0:
+            raise ValueError(f"agent.diagnostics_every={diagnostics_every!r} is not allowed: expected an integer >= 0")
+        self.diagnostics_every = int(diagnostics_every)
         self.model: BaseAlgorithm | None = None
         self._penalty_hooks: list = []
 
@@ -77,7 +121,8 @@ class CorticalLearner:
         """Create the SB3 model on its first env (later contexts call :meth:`set_env`)."""
         kwargs = dict(self.hyperparameters)
         policy_kwargs = {**kwargs.pop("policy_kwargs", {}), "net_arch": list(self.net_arch)}
-        policy = BoundedMeanPolicy if self.bounded_mean else "MlpPolicy"
+        policy_kwargs.update(self.plasticity.policy_kwargs())
+        policy = CorticalPolicy if self.bounded_mean else "MlpPolicy"   # layer_norm needs CorticalPolicy
         self.model = ALGORITHMS[self.algorithm](policy, venv, seed=seed, verbose=0,
                                                 policy_kwargs=policy_kwargs, **kwargs)
         return self.model
@@ -89,7 +134,14 @@ class CorticalLearner:
 
     def learn(self, steps: int, callback=None) -> None:
         """Continue training for ``steps`` env steps on the current env (timesteps keep counting)."""
-        self.model.learn(steps, callback=callback, reset_num_timesteps=False, progress_bar=self.progress_bar)
+        callbacks = list(callback) if isinstance(callback, list | tuple) else [callback] if callback else []
+        remedy = self.plasticity.callback()
+        if remedy is not None:
+            callbacks.append(remedy)
+        if self.diagnostics_every and self.algorithm == "ppo":
+            callbacks.append(PlasticityLogger(every=self.diagnostics_every))
+        self.model.learn(steps, callback=callbacks or None, reset_num_timesteps=False,
+                         progress_bar=self.progress_bar)
 
     def set_wake_penalty(self, penalty) -> None:
         """Add ``penalty()`` (a differentiable loss, or None) to every update of the cortex.
@@ -122,6 +174,8 @@ class CorticalLearner:
         if context_changed and self.reset_optimizer_on_switch:
             for optimizer in self.optimizers():
                 optimizer.state.clear()  # Adam re-initialises its moments lazily
+        if context_changed:
+            self.plasticity.on_context_switch(self.model.policy)
 
     def optimizers(self) -> list[torch.optim.Optimizer]:
         """Every optimizer of the SB3 model (PPO: one; SAC: actor, critic, entropy coefficient)."""

@@ -15,6 +15,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
+from agents.plasticity import PLASTICITY
 from consolidation.strategies import STRATEGIES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +40,8 @@ class AgentSchema:
     progress_bar: bool = False
     bounded_mean: bool = True
     reset_optimizer_on_switch: bool = True
+    plasticity: Any = None     # each option of agent/plasticity extends the schema of its remedy
+    diagnostics_every: int = 0
 
 
 @dataclass
@@ -86,8 +89,8 @@ class ExperimentSchema:
 
 
 def strategy_schema(cls: type) -> type:
-    """The config schema of a strategy class: its ``Schema`` (the settings its constructor takes,
-    with their defaults) plus the ``_target_`` that instantiates it."""
+    """The config schema of a strategy (or plasticity remedy) class: its ``Schema`` (the settings
+    its constructor takes, with their defaults) plus the ``_target_`` that instantiates it."""
     target = field(default=f"{cls.__module__}.{cls.__name__}")
     return make_dataclass(f"{cls.__name__}Config", [("_target_", str, target)], bases=(cls.Schema,))
 
@@ -98,6 +101,8 @@ def register() -> None:
     store.store(name="experiment_schema", node=ExperimentSchema)
     store.store(group="env", name="env_schema", node=EnvSchema)
     store.store(group="agent", name="agent_schema", node=AgentSchema)
+    for name, cls in PLASTICITY.items():  # each plasticity remedy's settings, plus its class
+        store.store(group="agent/plasticity", name=f"{name}_schema", node=strategy_schema(cls))
     for name, cls in STRATEGIES.items():  # each strategy's settings, plus the class to instantiate
         store.store(group="consolidation", name=f"{name}_schema", node=strategy_schema(cls))
     store.store(group="protocol", name="protocol_schema", node=ProtocolSchema)
