@@ -92,6 +92,8 @@ class PlasticityDiagnostics:
     effective_rank: int           # srank of the last hidden layer's features
     feature_width: int            # units in that layer (the largest possible rank)
     weight_norm: float            # L2 norm of every parameter of actor and critic
+    action_std: float             # the Gaussian's state-independent std, averaged over actions: the exploration
+                                  # an on-policy learner has left when a new context begins (NaN without one)
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -114,9 +116,11 @@ def measure(policy, observations: np.ndarray) -> PlasticityDiagnostics:
     dormant = sum(int(dormant_units(layer).sum()) for layer in layers)
     saturated = sum(saturated_fraction(layer.h) * layer.h.shape[1] for layer in layers)
     last = layers[-1].h.detach()
+    log_std = getattr(policy, "log_std", None)
+    action_std = float(log_std.detach().exp().mean()) if isinstance(log_std, torch.Tensor) else float("nan")
     return PlasticityDiagnostics(dormant_fraction=dormant / units, saturated_fraction=saturated / units,
                                  effective_rank=effective_rank(last), feature_width=int(last.shape[1]),
-                                 weight_norm=_weight_norm(policy))
+                                 weight_norm=_weight_norm(policy), action_std=action_std)
 
 
 class PlasticityLogger(BaseCallback):
