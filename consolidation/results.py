@@ -39,6 +39,10 @@ def summarise(matrices: dict[str, np.ndarray], trained: dict[str, list[int | Non
               student_parameters: int, cortical_parameters: int, last_learned: str | None = None) -> dict[str, Any]:
     """Headline metrics of both policies (consolidation/metrics.py definitions).
 
+    Per task: ``learned`` (bounded score at the row where its training ended), ``retention_drop``
+    (bounded score lost from that row to the end), ``retention_ratio`` (end / trained, n/a when
+    the trained score is below 0.5) and the legacy ``retention`` ratio (n/a at or below 0).
+
     Average forgetting and backward transfer leave out ``last_learned``, the context of the
     protocol's last wake: nothing was learned after it, so its "forgetting" is only the change
     a trailing sleep or test makes, and counting it would dilute the average (the same rule as
@@ -55,6 +59,11 @@ def summarise(matrices: dict[str, np.ndarray], trained: dict[str, list[int | Non
             "forgetting": [float(v) for v in metrics.forgetting_per_task(r_matrix, rows_of)],
             "retention": {t: (metrics.retention(r_matrix, j, rows_of[j]) if rows_of[j] is not None
                               else float("nan")) for j, t in enumerate(tasks)},
+            # on the bounded scale (scores clipped to [-1, 1]), for averages over tasks and seeds
+            "bounded_average_performance": metrics.average_performance(metrics.bounded_score(r_matrix)),
+            "learned": _per_task(metrics.learned_score, r_matrix, tasks, rows_of),
+            "retention_drop": _per_task(metrics.retention_drop, metrics.bounded_score(r_matrix), tasks, rows_of),
+            "retention_ratio": _per_task(metrics.retention_ratio, r_matrix, tasks, rows_of),
         }
     summary["fidelity"] = {
         task: (float("nan") if row is None else
@@ -62,6 +71,12 @@ def summarise(matrices: dict[str, np.ndarray], trained: dict[str, list[int | Non
         for j, (task, row) in enumerate(zip(tasks, trained["subcortical"], strict=True))}
     summary["parameter_ratio"] = metrics.parameter_ratio(student_parameters, cortical_parameters)
     return summary
+
+
+def _per_task(metric, r_matrix: np.ndarray, tasks: list[str], rows: list[int | None]) -> dict[str, float]:
+    """``metric(R, task index, trained row)`` per task; NaN for a task this policy never trained."""
+    return {t: (float(metric(r_matrix, j, row)) if row is not None else float("nan"))
+            for j, (t, row) in enumerate(zip(tasks, rows, strict=True))}
 
 
 SAVINGS_THRESHOLD_FRACTION = 0.8

@@ -343,3 +343,19 @@ def test_bounded_forward_transfer_rejects_bad_curves(args, match):
 def test_bounded_forward_transfer_rejects_bad_scale(kwargs, match):
     with pytest.raises(ValueError, match=match):
         m.bounded_forward_transfer(REF_STEPS, REF_SCORES, REF_STEPS, REF_SCORES, **kwargs)
+
+
+def test_results_json_carries_the_bounded_metrics_per_task():
+    """consolidation.results.summarise writes learned, retention_drop and retention_ratio per task."""
+    from consolidation.results import summarise
+
+    cortex = np.array([[1.2, -3.0], [0.4, 0.95]])          # A trained at row 0, B at row 1
+    student = np.array([[0.3, -0.5], [0.2, 0.8]])          # A barely learned: no ratio
+    out = summarise({"cortical": cortex, "subcortical": student},
+                    {"cortical": [0, 1], "subcortical": [0, 1]}, ["A", "B"], 10, 100, last_learned="B")
+    c, s = out["cortical"], out["subcortical"]
+    assert c["learned"] == {"A": 1.0, "B": 0.95}
+    assert c["retention_drop"]["A"] == pytest.approx(0.6)            # 1.0 (clipped 1.2) - 0.4
+    assert c["retention_ratio"]["A"] == pytest.approx(0.4 / 1.2)     # raw scores, denominator >= 0.5
+    assert c["bounded_average_performance"] == pytest.approx((0.4 + 0.95) / 2)
+    assert math.isnan(s["retention_ratio"]["A"]) and s["retention_drop"]["A"] == pytest.approx(0.1)
