@@ -108,13 +108,13 @@ def retention_curves(runs: Sequence[Run], family: str, path: Path, order: Sequen
 def interval_plot(summary: pd.DataFrame, family: str, path: Path, aggregate: str = "iqm",
                   order: Sequence[str] | None = None) -> Path | None:
     """Per metric, the ``aggregate`` (iqm or mean) and its 95% interval for every (strategy,
-    policy) row of the table. Size: 3 x 2 panels of 3.6 x (0.8 + 0.22 * table rows) inches."""
+    policy) row of the table. Size: 3 x 3 panels of 3.6 x (0.8 + 0.22 * table rows) inches."""
     here = summary[summary["family"] == family]
     if here.empty:
         return None
     rows = [(s, p) for s in strategy_order(here["strategy"], order) for p in policies_shown(summary, family, s)]
     colours = strategy_colours([s for s, _ in rows])
-    fig, axes = plt.subplots(2, 3, figsize=(3 * 3.6, 2 * (0.8 + 0.22 * len(rows))), sharey=True)
+    fig, axes = plt.subplots(3, 3, figsize=(3 * 3.6, 3 * (0.8 + 0.22 * len(rows))), sharey=True)
     for ax, metric in zip(axes.flat, METRICS, strict=True):
         for y, (strategy, policy) in enumerate(rows):
             cell = here[(here["strategy"] == strategy) & (here["policy"] == policy) & (here["metric"] == metric)]
@@ -129,6 +129,48 @@ def interval_plot(summary: pd.DataFrame, family: str, path: Path, aggregate: str
     axes.flat[0].invert_yaxis()  # shared y: first table row on top in every panel
     fig.suptitle(f"{family}: {aggregate.upper()} over seeds with 95% stratified bootstrap intervals", fontsize=9)
     fig.tight_layout()
+    return _save(fig, path)
+
+
+def retention_against_learning(frame: pd.DataFrame, family: str, path: Path,
+                               order: Sequence[str] | None = None) -> Path | None:
+    """One point per run: A at the end (y) against how well B was learned (x), for the cortex
+    and for the student, bounded scores. A strategy that keeps A by not learning B sits top
+    left, fine-tuning's forgetting bottom right, consolidation that works top right. From the
+    tidy frame alone (runs.csv), so it rebuilds without the runs."""
+    here = frame[(frame["family"] == family) & frame["metric"].isin(["learned_second", "final_first"])]
+    if here.empty:
+        return None
+    wide = here.pivot_table(index=["strategy", "seed", "policy"], columns="metric", values="value").reset_index()
+    wide = wide.dropna(subset=[c for c in ("learned_second", "final_first") if c in wide])
+    if wide.empty or not {"learned_second", "final_first"} <= set(wide.columns):
+        return None
+    strategies = strategy_order(wide["strategy"], order)
+    colours = strategy_colours(strategies)
+    policies = [p for p in ("cortex", "student") if (wide["policy"] == p).any()]
+    fig, axes = plt.subplots(1, len(policies), figsize=(4.6 * len(policies) + 1.8, 4.2), squeeze=False)
+    for ax, policy in zip(axes[0], policies, strict=True):
+        mine = wide[wide["policy"] == policy]
+        for i, strategy in enumerate(strategies):
+            points = mine[mine["strategy"] == strategy]
+            if points.empty:
+                continue
+            ax.scatter(points["learned_second"], points["final_first"], s=18, color=colours[strategy],
+                       marker="os^Dv<>ph*"[i % 10], label=strategy, alpha=0.8, edgecolors="none")
+        ax.axvline(0.9, color="0.6", lw=0.6, ls=":")
+        ax.axhline(0.9, color="0.6", lw=0.6, ls=":")
+        ax.set(xlim=(-1.05, 1.05), ylim=(-1.05, 1.05), xlabel="B learned (bounded score after its training)",
+               ylabel="A at the end (bounded score)", title=f"{policy} (one point per run)")
+        ax.grid(lw=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    for ax in axes[0][1:]:
+        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            if label not in labels:
+                handles.append(h)
+                labels.append(label)
+    fig.legend(handles, labels, fontsize=7, frameon=False, loc="center right")
+    fig.suptitle(f"{family}: is A kept because B was not learned? (dotted: the 0.9 bar)", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1 - 1.6 / fig.get_figwidth(), 1))
     return _save(fig, path)
 
 

@@ -26,7 +26,7 @@ from reporting.tidy import METRICS, POLICY_METRICS
 DEFAULT_ORDER = ("none", "distill", "replay_distill", "gated", "gated_shuffled", "full", "scratch_student",
                  "awake_control", "l2", "ewc", "online_ewc", "mas", "clear", "progress_compress", "multitask")
 FORMATS = {"parameter_ratio": ".3f"}  # every other metric: .2f
-POI_METRICS = ("retention_first", "average_performance")
+POI_METRICS = ("final_first", "bounded_average_performance")   # higher is better on both
 
 
 def strategy_order(names: Iterable[str], preferred: Sequence[str] | None = None) -> list[str]:

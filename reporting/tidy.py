@@ -28,53 +28,59 @@ COLUMNS = ["family", "strategy", "seed", "slept", "policy", "metric", "value"]
 ABA_COLUMNS = ["family", "strategy", "gap", "seed", "policy", "metric", "value"]
 POLICIES = {"student": "subcortical", "cortex": "cortical"}  # report name -> key in results.json
 METRICS = {  # key in runs.csv -> column header; "A" and "B" are the protocol's first and second tasks
-    "average_performance": "avg perf",
-    "average_forgetting": "forgetting",
-    "retention_first": "retention A",
-    "forward_transfer_second": "FT B",
+    # every score is on the bounded scale (normalised, clipped to [-1, 1]) unless said otherwise
+    "bounded_average_performance": "avg perf",
+    "learned_first": "A learned",           # A's score where its training ended
+    "learned_second": "B learned",          # B's score where its training ended: keeping A by not learning B shows here
+    "retention_drop_first": "A lost",       # A learned - A at the end (a difference)
+    "retention_ratio_first": "A kept (ratio)",   # raw A at the end / A learned, n/a when A learned < 0.5
+    "final_first": "A at end",
+    "bounded_forward_transfer_second": "FT B",
     "fidelity_first": "fidelity A",
     "parameter_ratio": "param ratio",
 }
+SHARED_METRICS = ("bounded_average_performance", "learned_first", "learned_second", "retention_drop_first",
+                  "retention_ratio_first", "final_first")
 POLICY_METRICS = {  # which metric means something for which policy
-    "student": ("average_performance", "average_forgetting", "retention_first", "fidelity_first", "parameter_ratio"),
+    "student": (*SHARED_METRICS, "fidelity_first", "parameter_ratio"),
     # forward transfer is measured on wake learning curves, and only the cortex learns in wake
-    "cortex": ("average_performance", "average_forgetting", "retention_first", "forward_transfer_second"),
+    "cortex": (*SHARED_METRICS, "bounded_forward_transfer_second"),
 }
 ABA_METRICS = {
     "retention_after_second": "retention of A after B",
     "savings_first": "savings on relearning A",
 }
-FT_POINTS = 50
 
 
 def run_metrics(run: Run) -> list[dict[str, Any]]:
     """Rows of ``COLUMNS`` for one run: every metric of ``POLICY_METRICS`` for both policies.
 
-    - ``average_performance``, ``average_forgetting``: ``metrics_of`` (mean of R's last row;
-      mean forgetting of the tasks learned before the last one);
-    - ``retention_first``: R[end, A] / R[end of A's training, A] (``metrics.retention``);
-    - ``fidelity_first``: student / cortex score on A at the student's row for A;
-    - ``parameter_ratio``: student / cortical actor parameters;
-    - ``forward_transfer_second``: ``forward_transfer_second`` below.
+    From ``metrics_of`` (consolidation/results.py), per policy: ``bounded_average_performance``
+    (mean of R's last row, clipped to [-1, 1]); ``learned_first`` / ``learned_second`` (bounded
+    score of A / B at the row where the policy's training of it ended: the cortex after its
+    wake, the student after the sleep that follows); ``retention_drop_first`` (bounded A learned
+    minus bounded A at the end); ``retention_ratio_first`` (raw A at the end over A learned, n/a
+    below 0.5); ``final_first`` (bounded A at the end). Student only: ``fidelity_first``
+    (student / cortex score on A at the student's row for A) and ``parameter_ratio``. Cortex
+    only: ``bounded_forward_transfer_second`` (below).
     """
     results = run.results
     computed = metrics_of(results)
-    first = results["tasks"][0]
-    values = {
-        "cortex": {
-            "average_performance": computed["cortical"]["average_performance"],
-            "average_forgetting": computed["cortical"]["average_forgetting"],
-            "retention_first": computed["cortical"]["retention"][first],
-            "forward_transfer_second": forward_transfer_second(results),
-        },
-        "student": {
-            "average_performance": computed["subcortical"]["average_performance"],
-            "average_forgetting": computed["subcortical"]["average_forgetting"],
-            "retention_first": computed["subcortical"]["retention"][first],
-            "fidelity_first": computed["fidelity"][first],
-            "parameter_ratio": computed["parameter_ratio"],
-        },
-    }
+    first, second = results["tasks"][0], results["tasks"][1] if len(results["tasks"]) > 1 else None
+    values: dict[str, dict[str, Any]] = {}
+    for policy, key in POLICIES.items():
+        mine = computed[key]
+        final = np.asarray(results["R"][key], dtype=float)[-1, 0]
+        values[policy] = {
+            "bounded_average_performance": mine["bounded_average_performance"],
+            "learned_first": mine["learned"][first],
+            "learned_second": mine["learned"][second] if second else math.nan,
+            "retention_drop_first": mine["retention_drop"][first],
+            "retention_ratio_first": mine["retention_ratio"][first],
+            "final_first": metrics.bounded_score(final),
+        }
+    values["student"].update(fidelity_first=computed["fidelity"][first], parameter_ratio=computed["parameter_ratio"])
+    values["cortex"]["bounded_forward_transfer_second"] = bounded_forward_transfer_second(results)
     slept = run.slept
     rows = []
     for policy, metric_names in POLICY_METRICS.items():
@@ -85,18 +91,16 @@ def run_metrics(run: Run) -> list[dict[str, Any]]:
     return rows
 
 
-def forward_transfer_second(results: dict[str, Any], points: int = FT_POINTS) -> float:
-    """Continual World's forward transfer of the second task B (``metrics.forward_transfer``):
-    (AUC of B's learning curve in the protocol - AUC_ref) / (1 - AUC_ref).
+def bounded_forward_transfer_second(results: dict[str, Any]) -> float:
+    """Forward transfer of the second task B on the bounded scale (``metrics.bounded_forward_transfer``):
+    B's learning curve in the protocol against A's first wake as the from-scratch reference, over
+    the steps A's curve needed to reach 0.9, divided by 2 so that it lies in [-1, 1].
 
-    The reference should be B learned alone from scratch; a benchmark run never does that, but
-    its first wake learns A from a fresh network, so A's curve in the same run stands in for it.
-    This equates the two contexts' difficulty from scratch, which holds for the mirror-image
-    contexts of each family (curl clockwise vs counter-clockwise, tilt left vs right); read
-    FT B as "learning B after A vs learning A from nothing". Both curves (training-episode
-    scores, consolidation/curves.py) are compared over the steps both cover (B's wake is often
-    longer), resampled at ``points`` equally spaced steps. NaN when a curve is missing or empty,
-    the two do not overlap, or AUC_ref >= 1 (FT undefined).
+    A's curve stands in for B learned from scratch, which a benchmark run never does: this
+    equates the two contexts' difficulty, which holds for the mirror-image contexts of each
+    family (curl clockwise vs counter-clockwise, tilt left vs right). Curves are
+    training-episode scores (consolidation/curves.py), steps since each phase began. NaN when a
+    curve is missing or empty, A's curve never reaches 0.9, or B's wake ends before that step.
     """
     tasks = results["tasks"]
     if len(tasks) < 2:
@@ -107,16 +111,7 @@ def forward_transfer_second(results: dict[str, Any], points: int = FT_POINTS) ->
     reference, curve = results["phases"][a].get("curve"), results["phases"][b].get("curve")
     if not reference or not curve or not reference.get("steps") or not curve.get("steps"):
         return math.nan
-    low = max(reference["steps"][0], curve["steps"][0])
-    high = min(reference["steps"][-1], curve["steps"][-1])
-    if high <= low:
-        return math.nan
-    grid = np.linspace(low, high, points)
-    try:
-        return metrics.forward_transfer(np.interp(grid, curve["steps"], curve["score"]),
-                                        np.interp(grid, reference["steps"], reference["score"]))
-    except ValueError:
-        return math.nan
+    return metrics.bounded_forward_transfer(curve["steps"], curve["score"], reference["steps"], reference["score"])
 
 
 def aba_metrics(run: Run) -> list[dict[str, Any]]:

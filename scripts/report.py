@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     write_text_atomic(out / "summary.csv", summary.to_csv(index=False))
     write_text_atomic(out / "improvement.csv", improvement.to_csv(index=False))
     try:
-        figures = {} if args.no_figures else _figures(loaded, summary, aba, out / "figures", args.order)
+        figures = {} if args.no_figures else _figures(loaded, summary, frame, aba, out / "figures", args.order)
     except ValueError as error:  # e.g. runs of one strategy on different protocols
         parser.error(str(error))
 
@@ -261,11 +261,12 @@ def _timing(args, out: Path, notes: list[str]):
     return timing
 
 
-def _figures(loaded, summary, aba, folder: Path, order) -> dict[str, list[Path]]:
+def _figures(loaded, summary, frame, aba, folder: Path, order) -> dict[str, list[Path]]:
     """Every figure the inputs allow, by section (family, or "ABA gap")."""
     figures: dict[str, list[Path]] = {}
     for family in sorted(set(summary["family"])):
-        made = [plots.interval_plot(summary, family, folder / f"{family}_intervals.png", order=order)]
+        made = [plots.interval_plot(summary, family, folder / f"{family}_intervals.png", order=order),
+                plots.retention_against_learning(frame, family, folder / f"{family}_kept_vs_learned.png", order)]
         if loaded:
             made += [plots.heatmaps(loaded, family, folder / f"{family}_R.png", order),
                      plots.retention_curves(loaded, family, folder / f"{family}_retention.png", order),

@@ -5,8 +5,8 @@ numpy/scipy computations of the same statistics.
 The synthetic benchmark: families reach and balance, strategies ``full`` (sleeps: student and
 cortex) and ``none`` (never sleeps: cortex only), 5 seeds. Protocol wake A, sleep, wake B,
 sleep, a test after each. With a = cortex's final score on A and s = student's:
-cortex: avg perf (a + 1) / 2, forgetting 1 - a, retention A a; student: avg perf (s + 1) / 2,
-forgetting 1 - s, retention A s, fidelity 1, parameter ratio 0.1; FT B -0.4 (curves below).
+cortex: avg perf (a + 1) / 2, A learned 1, B learned 1, A lost 1 - a, A kept a, A at end a;
+student: the same with s, fidelity 1, parameter ratio 0.1; FT B -0.1 (curves below).
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ SEEDS = range(5)
 CORTEX_A = {"reach": [0.1, 0.3, -0.2, 0.5, 0.0], "balance": [0.4, 0.2, 0.55, 0.3, 0.1]}
 STUDENT_A = {"reach": [0.9, 0.8, 0.95, 0.7, 0.85], "balance": [0.75, 0.9, 0.6, 0.8, 0.7]}
 CURVE_A = {"steps": [1000, 2000, 3000, 4000], "score": [0.2, 0.4, 0.6, 0.8]}
-# over the steps both cover (1000-4000): A rises 0.2 -> 0.8 (AUC 0.5), B 0.0 -> 0.6 (AUC 0.3):
-# FT B = (0.3 - 0.5) / (1 - 0.5) = -0.4
 CURVE_B = {"steps": [1000, 2000, 3000, 4000, 5000, 6000], "score": [0.0, 0.2, 0.4, 0.6, 0.8, 0.9]}
+# the benchmark's A reaches 0.9 at 5000 steps: over [0, 5000] A holds 0.2 to 1000 then rises to
+# 1.0 (mean 0.52), B holds 0.0 then rises to 0.8 (mean 0.32): bounded FT B = (0.32 - 0.52) / 2 = -0.1
+CURVE_A_FROM_SCRATCH = {"steps": [1000, 2000, 3000, 4000, 5000], "score": [0.2, 0.4, 0.6, 0.8, 1.0]}
 README_TEXT = ("# title\n\nBefore the block: keep me.\n\n<!-- other:start -->\nother block\n<!-- other:end -->\n\n"
                "<!-- results:start -->\nold results\n<!-- results:end -->\n\nAfter the block: keep me too.\n")
 
@@ -52,7 +53,7 @@ def _sleep(index: int, strategy: str, slept: bool, seed: int) -> dict:
 
 def ab_results(family: str, strategy: str, seed: int, cortex_a: float, student_a: float, slept: bool) -> dict:
     """A finished A-sleep-B-sleep run with a test after every phase (8 phases, 4 rows of R)."""
-    phases = [{"index": 0, "kind": "wake", "name": "wake_A", "context": "A", "curve": CURVE_A},
+    phases = [{"index": 0, "kind": "wake", "name": "wake_A", "context": "A", "curve": CURVE_A_FROM_SCRATCH},
               {"index": 1, "kind": "test", "name": "test"}, _sleep(2, strategy, slept, seed),
               {"index": 3, "kind": "test", "name": "test"},
               {"index": 4, "kind": "wake", "name": "wake_B", "context": "B", "curve": CURVE_B},
@@ -148,13 +149,18 @@ def test_per_run_metrics_are_the_hand_values(built):
     for family in CORTEX_A:
         a, s = np.array(CORTEX_A[family]), np.array(STUDENT_A[family])
         for strategy in ("full", "none"):
-            np.testing.assert_allclose(_values(frame, family, strategy, "cortex", "average_performance"), (a + 1) / 2)
-            np.testing.assert_allclose(_values(frame, family, strategy, "cortex", "average_forgetting"), 1 - a)
-            np.testing.assert_allclose(_values(frame, family, strategy, "cortex", "retention_first"), a)
-            np.testing.assert_allclose(_values(frame, family, strategy, "cortex", "forward_transfer_second"), -0.4)
-        np.testing.assert_allclose(_values(frame, family, "full", "student", "average_performance"), (s + 1) / 2)
-        np.testing.assert_allclose(_values(frame, family, "full", "student", "average_forgetting"), 1 - s)
-        np.testing.assert_allclose(_values(frame, family, "full", "student", "retention_first"), s)
+            values = {metric: _values(frame, family, strategy, "cortex", metric) for metric in tidy.METRICS}
+            np.testing.assert_allclose(values["bounded_average_performance"], (a + 1) / 2)
+            np.testing.assert_allclose(values["learned_first"], 1.0)
+            np.testing.assert_allclose(values["learned_second"], 1.0)
+            np.testing.assert_allclose(values["retention_drop_first"], 1 - a)
+            np.testing.assert_allclose(values["retention_ratio_first"], a)
+            np.testing.assert_allclose(values["final_first"], a)
+            np.testing.assert_allclose(values["bounded_forward_transfer_second"], -0.1)
+        np.testing.assert_allclose(_values(frame, family, "full", "student", "bounded_average_performance"),
+                                   (s + 1) / 2)
+        np.testing.assert_allclose(_values(frame, family, "full", "student", "retention_drop_first"), 1 - s)
+        np.testing.assert_allclose(_values(frame, family, "full", "student", "final_first"), s)
         np.testing.assert_allclose(_values(frame, family, "full", "student", "fidelity_first"), 1.0)
         np.testing.assert_allclose(_values(frame, family, "full", "student", "parameter_ratio"), 0.1)
 
@@ -184,14 +190,14 @@ def test_table_estimates_equal_numpy_and_scipy_over_seeds(built):
         for name in ("iqm", "mean"):
             assert getattr(row, f"{name}_low") <= getattr(row, name) <= getattr(row, f"{name}_high")
         checked += 1
-    assert checked == 2 * (4 + 4 + 5)  # per family: none cortex, full cortex, full student
+    assert checked == 2 * (7 + 7 + 8)  # per family: none cortex, full cortex, full student
 
 
 @pytest.mark.parametrize("aggregate, statistic", [("mean", np.mean),
                                                   ("iqm", lambda x: scipy.stats.trim_mean(x, 0.25))])
 def test_interval_is_the_stratified_bootstrap_over_seeds_with_the_fixed_seed(built, aggregate, statistic):
     row = built["summary"].query("family == 'reach' and strategy == 'full' and policy == 'student' "
-                                 "and metric == 'retention_first'").iloc[0]
+                                 "and metric == 'final_first'").iloc[0]
     low, high = _stratified_bootstrap(STUDENT_A["reach"], statistic, REPS, SEED)
     assert row[f"{aggregate}_low"] == pytest.approx(low) and row[f"{aggregate}_high"] == pytest.approx(high)
     assert high - low > 0.05  # five different seeds: not a degenerate interval
@@ -224,7 +230,7 @@ def test_seed_level_interval_is_wide_where_an_episode_bootstrap_would_be_falsely
         folder.mkdir(parents=True)
         (folder / "results.json").write_text(json.dumps(ab_results("reach", "none", seed, a, 0.0, False)))
     frame = tidy.tidy_frame(runs.load_runs(tmp_path))
-    cell = intervals.summarise(frame, REPS, SEED).query("policy == 'cortex' and metric == 'retention_first'").iloc[0]
+    cell = intervals.summarise(frame, REPS, SEED).query("policy == 'cortex' and metric == 'final_first'").iloc[0]
     assert (cell["mean_low"], cell["mean_high"]) == pytest.approx(_stratified_bootstrap(finals, np.mean, REPS, SEED))
     episodes = np.repeat(finals, 100)
     rng = np.random.default_rng(0)
@@ -237,7 +243,7 @@ def test_seed_level_interval_is_wide_where_an_episode_bootstrap_would_be_falsely
 def test_probability_of_improvement_of_a_dominating_strategy_is_one(built):
     poi = pd.read_csv(built["out"] / "improvement.csv")
     # the full student keeps more of A than the none cortex on every seed, in both families
-    rows = poi[poi["metric"] == "retention_first"]
+    rows = poi[poi["metric"] == "final_first"]
     assert len(rows) == 2 and set(rows["other"]) == {"none"} and set(rows["policy"]) == {"student"}
     assert (rows["probability"] == 1.0).all() and (rows["low"] == 1.0).all() and (rows["high"] == 1.0).all()
     assert intervals.improvement([0.2, 0.4], [0.2, 0.4], REPS, SEED)[0] == 0.5
@@ -309,7 +315,8 @@ def test_figures_exist_and_have_the_stated_sizes(built):
     expected = {  # inches, from the formulas in plots.py for 2 strategies, 4 test rows, 2 tasks, 3 table rows
         "reach_R.png": (2 * (1.8 + 0.9 * 2), 0.6 + (0.6 + 0.3 * 4) * 2),
         "reach_retention.png": (2 * plots.PANEL[0], plots.PANEL[1]),
-        "reach_intervals.png": (3 * 3.6, 2 * (0.8 + 0.22 * 3)),
+        "reach_intervals.png": (3 * 3.6, 3 * (0.8 + 0.22 * 3)),
+        "reach_kept_vs_learned.png": (2 * 4.6 + 1.8, 4.2),
         "reach_sleep.png": (3 * plots.PANEL[0], plots.PANEL[1]),
         "aba_gap.png": (3 * plots.PANEL[0], plots.PANEL[1]),
     }
