@@ -39,6 +39,7 @@ class Plasticity:
 
     name: ClassVar[str] = "none"
     algorithms: ClassVar[tuple[str, ...]] = ("ppo", "sac")   # learners the remedy applies to
+    only_at_switch: ClassVar[bool] = False   # True: acts only at a context switch (learning from scratch unchanged)
 
     @dataclass
     class Schema:
@@ -126,6 +127,7 @@ class ShrinkPerturb(Plasticity):
 
     name = "shrink_perturb"
     algorithms = ("ppo",)
+    only_at_switch = True
 
     @dataclass
     class Schema:
@@ -160,6 +162,29 @@ class Reset(ShrinkPerturb):
     class Schema:
         shrink: float = 0.0      # nothing of the old weights
         perturb: float = 1.0     # a fresh initialisation
+
+
+class HeadReset(Plasticity):
+    """At each context switch, re-initialise the actor's output layer; every hidden layer is kept.
+
+    Resetting the last layers restores a deep RL agent's plasticity while keeping what its
+    features learned (Nikishin et al. 2022, 'The primacy bias in deep reinforcement learning').
+    Here it answers a measured cause: after A the bounded mean's pre-tanh outputs sit deep in
+    tanh's tails on B's states (60% beyond |z| = 2, mean |z| 4.1 on reach, seed 0), so PPO's
+    gradient through the squashing is about 1e-3 of its size at the centre and B is learned
+    slowly; resetting the critic as well slowed B in the same probe, so the critic is kept.
+    Fresh weights follow SB3's initialisation of the action layer (orthogonal, gain 0.01). PPO only.
+    """
+
+    name = "head_reset"
+    algorithms = ("ppo",)
+    only_at_switch = True
+
+    @torch.no_grad()
+    def on_context_switch(self, policy) -> None:
+        head = _first_linear(policy.action_net)
+        nn.init.orthogonal_(head.weight, gain=0.01)
+        head.bias.zero_()
 
 
 class ReDo(Plasticity):
@@ -276,4 +301,4 @@ def initialisation_gains(policy) -> list[tuple[nn.Module, float]]:
 # the agent/plasticity config group: YAML option = key = the remedy's name
 PLASTICITY: dict[str, type[Plasticity]] = {cls.name: cls for cls in
                                            (Plasticity, EqualBetasAdam, LayerNormWeightDecay, ShrinkPerturb, Reset,
-                                            ReDo)}
+                                            HeadReset, ReDo)}

@@ -94,6 +94,8 @@ class PlasticityDiagnostics:
     weight_norm: float            # L2 norm of every parameter of actor and critic
     action_std: float             # the Gaussian's state-independent std, averaged over actions: the exploration
                                   # an on-policy learner has left when a new context begins (NaN without one)
+    saturated_mean_fraction: float  # tanh-bounded mean: share of (state, action) with |pre-tanh| > 2, where the
+                                    # squashing passes under 7% of the gradient (NaN for a linear mean)
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -116,11 +118,17 @@ def measure(policy, observations: np.ndarray) -> PlasticityDiagnostics:
     dormant = sum(int(dormant_units(layer).sum()) for layer in layers)
     saturated = sum(saturated_fraction(layer.h) * layer.h.shape[1] for layer in layers)
     last = layers[-1].h.detach()
+    saturated_mean = float("nan")
+    if isinstance(policy.action_net, nn.Sequential) and isinstance(policy.action_net[-1], nn.Tanh):
+        with torch.no_grad():
+            pre_tanh = policy.action_net[:-1](layers[-1].h)
+        saturated_mean = float((pre_tanh.abs() > 2.0).float().mean())
     log_std = getattr(policy, "log_std", None)
     action_std = float(log_std.detach().exp().mean()) if isinstance(log_std, torch.Tensor) else float("nan")
     return PlasticityDiagnostics(dormant_fraction=dormant / units, saturated_fraction=saturated / units,
                                  effective_rank=effective_rank(last), feature_width=int(last.shape[1]),
-                                 weight_norm=_weight_norm(policy), action_std=action_std)
+                                 weight_norm=_weight_norm(policy), action_std=action_std,
+                                 saturated_mean_fraction=saturated_mean)
 
 
 class PlasticityLogger(BaseCallback):

@@ -169,3 +169,20 @@ def test_dormant_and_saturated_units_on_a_hand_built_layer():
     assert saturated_fraction(layer.h) == 0.25
     relu = HiddenLayer(z, torch.relu(z), nn.ReLU())
     assert dormant_units(relu).tolist() == [True, False, False, False]   # a positive ReLU unit is alive
+
+
+def test_head_reset_renews_the_output_layer_and_keeps_the_features():
+    from agents.plasticity import HeadReset
+
+    learner, family = tiny_cortex(HeadReset())
+    policy = learner.model.policy
+    hidden_before = _linear_weights(policy.mlp_extractor)
+    with torch.no_grad():
+        policy.action_net[0].bias.fill_(5.0)    # a saturated bounded mean: tanh(5) on every state
+    obs = observations(family, 64)
+    assert measure(policy, obs).saturated_mean_fraction == 1.0
+    venv = make_vec_env(family.env_id, n_envs=2, seed=1, env_kwargs=family.env_kwargs_for("B"))
+    learner.set_env(venv, context_changed=True)
+    assert all(torch.equal(a, b) for a, b in zip(hidden_before, _linear_weights(policy.mlp_extractor), strict=True))
+    assert float(policy.action_net[0].bias.detach().abs().max()) == 0.0
+    assert measure(policy, obs).saturated_mean_fraction == 0.0

@@ -1,0 +1,84 @@
+"""The plasticity study's table (scripts/plasticity.py): B from A's weights against B from
+scratch, per family and remedy, with how much of A is forgotten by the time B is learned."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from consolidation.metrics import bounded_score
+from reporting.intervals import interval
+
+BOOTSTRAP_REPS, BOOTSTRAP_SEED = 2000, 0
+WITHIN = 1.5     # the criterion: B from A's weights within 1.5x the from-scratch steps
+
+
+def steps_or_cap(part: dict[str, Any]) -> float:
+    """Steps to the threshold, or the cap (a lower bound) when it was not reached."""
+    return float(part["steps_to_threshold"] if part["reached"] else part["steps"])
+
+
+def cell_row(cell: dict[str, Any]) -> dict[str, Any]:
+    """One seed of one (family, remedy): the numbers the table aggregates."""
+    from_a, scratch = cell["from_a"], cell["scratch"]
+    ratio = steps_or_cap(from_a) / steps_or_cap(scratch)
+    return {"family": cell["family"], "remedy": cell["remedy"], "seed": cell["seed"],
+            "a_trained": cell["a_trained"], "a_learned": cell["a_trained"] >= cell["settings"]["threshold"],
+            "b_zero_shot": cell["b_zero_shot"],
+            "scratch_reached": scratch["reached"], "scratch_steps": steps_or_cap(scratch),
+            "from_a_reached": from_a["reached"], "from_a_steps": steps_or_cap(from_a),
+            # the ratio is a lower bound when B from A's weights never got there
+            "ratio": ratio, "within": bool(from_a["reached"] and scratch["reached"] and ratio <= WITHIN),
+            "forgetting": float(bounded_score(cell["a_trained"]) - bounded_score(cell["a_after_b"])),
+            **{f"after_a_{k}": v for k, v in cell["diagnostics_after_a"].items()},
+            "seconds": cell["seconds"]}
+
+
+def frame(cells: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame([cell_row(c) for c in cells])
+
+
+def _interval(values) -> str:
+    point, low, high = interval(values, "mean", BOOTSTRAP_REPS, BOOTSTRAP_SEED)
+    return "n/a" if math.isnan(point) else f"{point:.2f} [{low:.2f}, {high:.2f}]"
+
+
+def _median_steps(steps: pd.Series, reached: pd.Series) -> str:
+    text = f"{np.median(steps) / 1000:.0f}k"
+    return text if reached.all() else f"{text} ({int(reached.sum())}/{len(reached)} reached)"
+
+
+def markdown(cells: Sequence[dict[str, Any]]) -> str:
+    """The README table: one row per (family, remedy)."""
+    if not cells:
+        return "(no saved cells)"
+    df = frame(cells)
+    threshold = cells[0]["settings"]["threshold"]
+    lines = [f"| family | remedy | seeds | A >= {threshold} | B from scratch: median steps | B from A's weights: "
+             f"median steps | ratio from A / scratch, median | within {WITHIN}x | forgetting of A when B is "
+             "learned (bounded), mean [95% CI] | after A: dormant / saturated units, effective rank, weight norm |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for (family, remedy), group in df.groupby(["family", "remedy"], sort=True):
+        lines.append(
+            f"| {family} | {remedy} | {len(group)} | {int(group.a_learned.sum())}/{len(group)} | "
+            f"{_median_steps(group.scratch_steps, group.scratch_reached)} | "
+            f"{_median_steps(group.from_a_steps, group.from_a_reached)} | {np.median(group.ratio):.2f} | "
+            f"{int(group.within.sum())}/{len(group)} | {_interval(group.forgetting)} | "
+            f"{group.after_a_dormant_fraction.mean():.3f} / {group.after_a_saturated_fraction.mean():.3f}, "
+            f"{group.after_a_effective_rank.mean():.0f} of {int(group.after_a_feature_width.iloc[0])}, "
+            f"{group.after_a_weight_norm.mean():.1f} |")
+    s = cells[0]["settings"]
+    caps = ", ".join(f"{c['family']} {c['settings']['cap']:,}" for c in {c["family"]: c for c in cells}.values())
+    steps_a = ", ".join(f"{c['family']} {c['settings']['steps_a']:,}" for c in {c["family"]: c for c in cells}.values())
+    lines.append("")
+    lines.append(f"A is learned for {steps_a} steps. Steps to {threshold} resolved to chunks of {s['chunk']:,}; a "
+                 f"run that did not reach it counts at its cap ({caps} steps), "
+                 f"so its ratio is a lower bound and it is not within {WITHIN}x. Forgetting = bounded score of A "
+                 "after its wake minus after B's wake stopped (scores clipped to [-1, 1]); intervals: "
+                 f"stratified bootstrap over seeds ({BOOTSTRAP_REPS} resamples). Scores on "
+                 f"{s['eval_episodes']} fixed-seed episodes.")
+    return "\n".join(lines)
