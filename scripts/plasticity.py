@@ -121,7 +121,7 @@ def new_learner(cfg, family, label: str, seed: int):
     return learner
 
 
-def _learn_a(out: Path, cfg, family, remedy: str, seed: int, scorer, steps: int):
+def _learn_a(out: Path, cfg, family, remedy: str, seed: int, scorer, steps: int, overrides: list[str]):
     """The cortex after learning A, read back from its saved model (so that B starts the same way
     whether A was trained in this process or before). A remedy that acts only at a switch learns
     A exactly as the plain learner does, so it shares the plain learner's A."""
@@ -130,7 +130,7 @@ def _learn_a(out: Path, cfg, family, remedy: str, seed: int, scorer, steps: int)
     model, info_path = folder / f"{key}_seed_{seed}.zip", folder / f"{key}_seed_{seed}.json"
     if not info_path.exists():
         own_cfg = cfg if key == remedy else compose_config([f"env={family.family}", "agent/plasticity=none",
-                                                           f"seed={seed}"])
+                                                           f"seed={seed}", *overrides])
         learner = new_learner(own_cfg, family, "A", seed)
         learner.learn(steps)
         info = {"key": key, "steps": steps, "a_trained": scorer(learner, "A"), "b_zero_shot": scorer(learner, "B"),
@@ -146,7 +146,8 @@ def _learn_a(out: Path, cfg, family, remedy: str, seed: int, scorer, steps: int)
     return learner, json.loads(info_path.read_text())
 
 
-def _scratch(out: Path, cfg, family, remedy: str, seed: int, scorer, chunk: int, cap: int, threshold: float) -> dict:
+def _scratch(out: Path, cfg, family, remedy: str, seed: int, scorer, chunk: int, cap: int, threshold: float,
+             overrides: list[str]) -> dict:
     """B learned from scratch with this remedy. A remedy that acts only at a context switch
     learns from scratch exactly as the plain learner does (same seed, same computation), so
     that run is computed once and shared, saved under ``<out>/<family>/scratch/<key>/``."""
@@ -155,7 +156,7 @@ def _scratch(out: Path, cfg, family, remedy: str, seed: int, scorer, chunk: int,
     if path.exists():
         return {**json.loads(path.read_text()), "shared_from": key}
     if key != remedy:
-        cfg = compose_config([f"env={family.family}", "agent/plasticity=none", f"seed={seed}"])
+        cfg = compose_config([f"env={family.family}", "agent/plasticity=none", f"seed={seed}", *overrides])
     scratch = learn_until(new_learner(cfg, family, "B", seed + 1), scorer, "B", chunk, cap, threshold)
     write_json_atomic(path, scratch)
     return {**scratch, "shared_from": key}
@@ -164,20 +165,21 @@ def _scratch(out: Path, cfg, family, remedy: str, seed: int, scorer, chunk: int,
 def run_cell(family_name: str, remedy: str, seed: int, args_dict: dict) -> dict:
     """One (family, remedy, seed): A, then B from A's weights, then B from scratch."""
     torch.set_num_threads(1)
-    cfg = compose_config([f"env={family_name}", f"agent/plasticity={remedy}", f"seed={seed}"])
+    overrides = list(args_dict["overrides"])
+    cfg = compose_config([f"env={family_name}", f"agent/plasticity={remedy}", f"seed={seed}", *overrides])
     family = instantiate(cfg.env, _convert_="all")
     scorer = Scorer(family, int(cfg.eval_episodes))
     chunk, threshold, work = args_dict["chunk"], args_dict["threshold"], Path(args_dict["work"])
     steps_a, cap = args_dict["steps_a"][family_name], args_dict["cap"][family_name]
     started = time.perf_counter()
 
-    learner, a_info = _learn_a(work, cfg, family, remedy, seed, scorer, steps_a)
+    learner, a_info = _learn_a(work, cfg, family, remedy, seed, scorer, steps_a, overrides)
     set_random_seed(seed + 1)   # B from here on, whether A was trained now or read back
     learner.set_env(make_vec(family, ["B"], learner.n_envs, seed + 1), context_changed=True)
     from_a = learn_until(learner, scorer, "B", chunk, cap, threshold)
     a_at_end = scorer(learner, "A")
-    scratch = _scratch(work, cfg, family, remedy, seed, scorer, chunk, cap, threshold)
-    return {"family": family_name, "remedy": remedy, "seed": seed,
+    scratch = _scratch(work, cfg, family, remedy, seed, scorer, chunk, cap, threshold, overrides)
+    return {"family": family_name, "remedy": remedy, "seed": seed, "overrides": overrides,
             "settings": {"steps_a": steps_a, "cap": cap, "chunk": chunk, "threshold": threshold,
                          "eval_episodes": int(cfg.eval_episodes)},
             "agent": OmegaConf.to_container(cfg.agent), "env": OmegaConf.to_container(cfg.env),
@@ -189,7 +191,7 @@ def run_cell(family_name: str, remedy: str, seed: int, args_dict: dict) -> dict:
 
 def run(args) -> None:
     settings = {"chunk": args.chunk, "threshold": args.threshold, "steps_a": STEPS_A, "cap": CAPS,
-                "work": str(args.work)}
+                "work": str(args.work), "overrides": list(args.override)}
     # plain learner first, so that the remedies acting only at a switch find its from-scratch run
     remedies = sorted(args.remedies, key=lambda r: (r != "none", r))
     cells = [(f, r, s) for s in args.seeds for f in args.families for r in remedies
@@ -219,6 +221,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=Path("results/plasticity"))
     parser.add_argument("--work", type=Path, default=Path("runs/plasticity"),
                         help="A's trained models and the shared from-scratch runs (not committed)")
+    parser.add_argument("--override", nargs="*", default=[],
+                        help="further Hydra overrides of every cell, e.g. env.context_cue=false (use another --out "
+                             "and --work)")
     parser.add_argument("--families", nargs="+", choices=FAMILIES, default=list(FAMILIES))
     parser.add_argument("--remedies", nargs="+", choices=sorted(PLASTICITY), default=sorted(PLASTICITY))
     parser.add_argument("--seeds", nargs="+", type=int, default=list(range(10)))
