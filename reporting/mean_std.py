@@ -27,18 +27,18 @@ from reporting.runs import Run
 from reporting.tables import strategy_order
 
 Reader = Callable[[dict[str, Any], dict[str, Any]], Any]  # (results.json, recomputed metrics) -> value
-COLUMNS: dict[str, Reader] = {
-    "avg perf (cortex)": lambda r, m: m["cortical"]["average_performance"],
-    "avg perf (student)": lambda r, m: m["subcortical"]["average_performance"],
-    "forgetting (cortex)": lambda r, m: m["cortical"]["average_forgetting"],
-    "forgetting (student)": lambda r, m: m["subcortical"]["average_forgetting"],
-    "retention A (cortex)": lambda r, m: m["cortical"]["retention"][r["tasks"][0]],
-    "retention A (student)": lambda r, m: m["subcortical"]["retention"][r["tasks"][0]],
-    "zero-shot B (cortex)": lambda r, m: zero_shot_second(r),
+COLUMNS: dict[str, Reader] = {  # bounded scores (normalised, clipped to [-1, 1]), as in the benchmark report
+    "avg perf (cortex)": lambda r, m: m["cortical"]["bounded_average_performance"],
+    "avg perf (student)": lambda r, m: m["subcortical"]["bounded_average_performance"],
+    "B learned (cortex)": lambda r, m: m["cortical"]["learned"][r["tasks"][1]],
+    "B learned (student)": lambda r, m: m["subcortical"]["learned"][r["tasks"][1]],
+    "A lost (cortex)": lambda r, m: m["cortical"]["retention_drop"][r["tasks"][0]],
+    "A lost (student)": lambda r, m: m["subcortical"]["retention_drop"][r["tasks"][0]],
+    "zero-shot B (cortex)": lambda r, m: metrics.bounded_score(zero_shot_second(r)),
     "fidelity A": lambda r, m: m["fidelity"][r["tasks"][0]],
     "wall time (min)": lambda r, m: sum(r["timings"].values()) / 60,
 }
-STUDENT_COLUMNS = ("avg perf (student)", "forgetting (student)", "retention A (student)", "fidelity A")
+STUDENT_COLUMNS = ("avg perf (student)", "B learned (student)", "A lost (student)", "fidelity A")
 KEYS = ["family", "strategy", "seed"]
 
 
@@ -90,7 +90,8 @@ def table(frame: pd.DataFrame, order: Sequence[str] | None = None) -> str:
 
 def readme_body(text: str, experiment: str) -> str:
     """The README block: the experiment preset the runs used, then the table."""
-    return f"experiment `{experiment}`, mean ± std over seeds\n\n{text}"
+    return (f"experiment `{experiment}`, mean ± std over seeds; bounded scores (normalised, clipped to [-1, 1]); "
+            "A lost = A where its training ended minus A at the end\n\n{text}")
 
 
 def experiment_of(run: Run) -> str | None:

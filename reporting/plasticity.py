@@ -35,6 +35,8 @@ def cell_row(cell: dict[str, Any]) -> dict[str, Any]:
             "ratio": ratio, "within": bool(from_a["reached"] and scratch["reached"] and ratio <= WITHIN),
             "forgetting": float(bounded_score(cell["a_trained"]) - bounded_score(cell["a_after_b"])),
             **{f"after_a_{k}": v for k, v in cell["diagnostics_after_a"].items()},
+            # on B's own states, over the first chunk of B from A's weights (the switch's aftermath)
+            "b_start_saturated_mean": from_a["curve"][0]["saturated_mean_fraction"],
             "seconds": cell["seconds"]}
 
 
@@ -60,17 +62,19 @@ def markdown(cells: Sequence[dict[str, Any]]) -> str:
     threshold = cells[0]["settings"]["threshold"]
     lines = [f"| family | remedy | seeds | A >= {threshold} | B from scratch: median steps | B from A's weights: "
              f"median steps | ratio from A / scratch, median | within {WITHIN}x | forgetting of A when B is "
-             "learned (bounded), mean [95% CI] | after A: dormant / saturated units, effective rank, weight norm |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "learned (bounded), mean [95% CI] | saturated bounded mean on B's states, first chunk of B | "
+             "after A, on A's states: dormant / saturated hidden units, effective rank, weight norm, action std |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for (family, remedy), group in df.groupby(["family", "remedy"], sort=True):
         lines.append(
             f"| {family} | {remedy} | {len(group)} | {int(group.a_learned.sum())}/{len(group)} | "
             f"{_median_steps(group.scratch_steps, group.scratch_reached)} | "
             f"{_median_steps(group.from_a_steps, group.from_a_reached)} | {np.median(group.ratio):.2f} | "
             f"{int(group.within.sum())}/{len(group)} | {_interval(group.forgetting)} | "
+            f"{group.b_start_saturated_mean.mean():.2f} | "
             f"{group.after_a_dormant_fraction.mean():.3f} / {group.after_a_saturated_fraction.mean():.3f}, "
             f"{group.after_a_effective_rank.mean():.0f} of {int(group.after_a_feature_width.iloc[0])}, "
-            f"{group.after_a_weight_norm.mean():.1f} |")
+            f"{group.after_a_weight_norm.mean():.1f}, {group.after_a_action_std.mean():.2f} |")
     s = cells[0]["settings"]
     caps = ", ".join(f"{c['family']} {c['settings']['cap']:,}" for c in {c["family"]: c for c in cells}.values())
     steps_a = ", ".join(f"{c['family']} {c['settings']['steps_a']:,}" for c in {c["family"]: c for c in cells}.values())
@@ -80,5 +84,7 @@ def markdown(cells: Sequence[dict[str, Any]]) -> str:
                  f"so its ratio is a lower bound and it is not within {WITHIN}x. Forgetting = bounded score of A "
                  "after its wake minus after B's wake stopped (scores clipped to [-1, 1]); intervals: "
                  f"stratified bootstrap over seeds ({BOOTSTRAP_REPS} resamples). Scores on "
-                 f"{s['eval_episodes']} fixed-seed episodes.")
+                 f"{s['eval_episodes']} fixed-seed episodes. Saturated bounded mean: the share of (state, action) "
+                 "whose pre-tanh mean lies beyond |2| (tanh passes under 7% of the gradient), on the observations "
+                 "of the rollout that ends B's first chunk. Diagnostics: agents/plasticity_diagnostics.py.")
     return "\n".join(lines)

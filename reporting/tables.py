@@ -127,19 +127,26 @@ def legend(reps: int, seed: int) -> str:
     return (f"Cells: estimate [95% CI] over seeds (stratified bootstrap over runs, rliable, {reps} replications, "
             f"bootstrap seed {seed}; never over episodes); (n/runs) when the metric is defined in n runs only; "
             "— not applicable to the policy; n/a undefined in every run. A, B: the protocol's first and second "
-            "tasks; FT B: forward transfer of B against A's from-scratch curve in the same run. Student rows only "
-            "for strategies whose sleep trained the student. Probability of improvement: each strategy judged by "
-            "its student if it sleeps, else its cortex.")
+            "tasks. Scores are bounded (normalised, clipped to [-1, 1]) except in A kept (ratio), the raw ratio of "
+            "A at the end to A learned, n/a where A learned < 0.5. A learned, B learned: the score where the "
+            "policy's training of the task ended (the cortex after its wake, the student after the next sleep); "
+            "A lost = A learned - A at the end. FT B: bounded forward transfer of B, its learning curve against "
+            "A's from-scratch curve in the same run over the steps A took to reach 0.9, in [-1, 1]. Student rows "
+            "only for strategies whose sleep trained the student. Probability of improvement: each strategy judged "
+            "by its student if it sleeps, else its cortex.")
 
 
 def report(summary: pd.DataFrame, improvements: pd.DataFrame, figures: dict[str, list[Path]], link_base: Path,
            command: str, reps: int, seed: int, timing: dict[str, Any] | None,
-           order: Sequence[str] | None = None, notes: Sequence[str] = ()) -> str:
+           order: Sequence[str] | None = None, notes: Sequence[str] = (), findings: str = "") -> str:
     """The whole markdown report (README block body): the command that rebuilds it, the timing
-    line, then per family the IQM, mean and improvement tables and links to its figures
-    (``figures``: section name -> PNG paths, linked relative to ``link_base``)."""
-    parts = [f"Rebuilt from saved runs by `{command}` (do not edit by hand).", "", timing_line(timing), "",
-             legend(reps, seed)]
+    line, what the numbers say (``findings``, reporting/findings.py), then per family the IQM,
+    mean and improvement tables and links to its figures (``figures``: section name -> PNG
+    paths, linked relative to ``link_base``)."""
+    parts = [f"Rebuilt from saved runs by `{command}` (do not edit by hand).", "", timing_line(timing), ""]
+    if findings:
+        parts += [findings, ""]
+    parts += [legend(reps, seed)]
     families = list(dict.fromkeys(summary["family"]))
     for family in sorted(families):
         parts += ["", f"**{family}**: IQM [95% CI]", "", estimate_table(summary, family, "iqm", order),

@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 
 from fileio import write_json_atomic, write_text_atomic
-from reporting import intervals, mean_std, plots, runs, tables, tidy
+from reporting import findings, intervals, mean_std, plots, runs, tables, tidy
 from reporting.readme import replace_readme_block
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,13 +97,14 @@ def main(argv: list[str] | None = None) -> int:
         timing = {**timing, "end_to_end_minutes": (time.time() - args.started) / 60}
         write_json_atomic(out / "timing.json", timing)
     command = _rebuild_command(args, out, readme, bool(loaded) and args.save_runs, timing is not None)
+    said = findings.markdown(frame, args.reps, args.bootstrap_seed)
     text = tables.report(summary, improvement, figures, out, command, args.reps, args.bootstrap_seed, timing,
-                         args.order, notes)
+                         args.order, notes, said)
     write_text_atomic(out / "report.md", text + "\n")
     print(text)
     if readme is not None:
         body = tables.report(summary, improvement, figures, readme.parent, command, args.reps, args.bootstrap_seed,
-                             timing, args.order, notes)
+                             timing, args.order, notes, said)
         return _replace_block(args.readme_block or BLOCKS["report"], body, readme)
     return 0
 

@@ -66,7 +66,7 @@ def test_a_comparison_runs_resumes_reuses_and_tabulates_mean_and_std_over_seeds(
     # gated's sleep trained its student (retention of A may be undefined at this budget: A not learned)
     assert all(" ± " in gated[columns.index(name)] for name in ("avg perf (student)", "fidelity A"))
     # the wakes are shared: the cortex columns of none and gated agree, seed by seed
-    assert none[columns.index("retention A (cortex)")] == gated[columns.index("retention A (cortex)")]
+    assert none[columns.index("A lost (cortex)")] == gated[columns.index("A lost (cortex)")]
     assert (runs / "table.md").read_text() == table.stdout
     per_run = (runs / "runs.csv").read_text().splitlines()
     assert per_run[0].startswith("family,strategy,seed,avg perf (cortex),") and len(per_run) == 1 + 4
