@@ -91,7 +91,7 @@ def table(frame: pd.DataFrame, order: Sequence[str] | None = None) -> str:
 def readme_body(text: str, experiment: str) -> str:
     """The README block: the experiment preset the runs used, then the table."""
     return (f"experiment `{experiment}`, mean ± std over seeds; bounded scores (normalised, clipped to [-1, 1]); "
-            "A lost = A where its training ended minus A at the end\n\n{text}")
+            f"A lost = A where its training ended minus A at the end\n\n{text}")
 
 
 def experiment_of(run: Run) -> str | None:
