@@ -102,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
                          args.order, notes, said)
     write_text_atomic(out / "report.md", text + "\n")
     print(text)
+    if readme is not None and args.findings_only:
+        body = f"Written by `{command}` from the per-run metrics (do not edit by hand).\n\n{said}"
+        return _replace_block(args.readme_block or BLOCKS["report"], body, readme)
     if readme is not None:
         body = tables.report(summary, improvement, figures, readme.parent, command, args.reps, args.bootstrap_seed,
                              timing, args.order, notes, said)
@@ -183,6 +186,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--readme-block", metavar="NAME",
                         help=f"the block --readme replaces (default: {BLOCKS['report']}; with --mean-std, "
                              f"{BLOCKS['mean_std']})")
+    parser.add_argument("--findings-only", action="store_true",
+                        help="with --readme: the block gets only what the numbers say (reporting/findings.py)")
     parser.add_argument("--mean-std", action="store_true",
                         help="instead of the report: mean ± std over seeds per strategy (table.md, runs.csv) from "
                              "--runs, written to --out (default: the --runs root)")
@@ -297,6 +302,7 @@ def _rebuild_command(args, out: Path, readme: Path | None, saved: bool, timed: b
     if readme is not None:
         words += ["--readme"] + ([] if readme == README.resolve() else [_shown(readme)])
         words += ["--readme-block", args.readme_block] if args.readme_block else []
+        words += ["--findings-only"] if args.findings_only else []
     return shlex.join(words)
 
 
