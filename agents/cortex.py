@@ -125,11 +125,13 @@ class CorticalLearner:
         policy = CorticalPolicy if self.bounded_mean else "MlpPolicy"   # layer_norm needs CorticalPolicy
         self.model = ALGORITHMS[self.algorithm](policy, venv, seed=seed, verbose=0,
                                                 policy_kwargs=policy_kwargs, **kwargs)
+        self.plasticity.attach(self.model)
         return self.model
 
     def load(self, path) -> BaseAlgorithm:
         """Restore the model saved by a finished phase (SB3's zip; see runner/checkpoints.py)."""
         self.model = ALGORITHMS[self.algorithm].load(path, device="cpu")
+        self.plasticity.attach(self.model)
         return self.model
 
     def learn(self, steps: int, callback=None) -> None:

@@ -58,6 +58,9 @@ class Plasticity:
         """Extra ``policy_kwargs`` of the SB3 model (optimizer, layers)."""
         return {}
 
+    def attach(self, model) -> None:
+        """Called once the SB3 model exists (built or loaded)."""
+
     def on_context_switch(self, policy) -> None:
         """Called when wake moves to another context, after the optimizer reset."""
 
@@ -187,6 +190,50 @@ class HeadReset(Plasticity):
         head.bias.zero_()
 
 
+class MeanPenalty(Plasticity):
+    """A penalty on the bounded mean's pre-tanh output, ``coefficient * mean(z ** 2)``, added to
+    every PPO update on a batch of the current rollout's observations.
+
+    It answers the same measured cause as ``head_reset`` without erasing anything at the switch:
+    on B's states the pre-tanh outputs A left behind sit in tanh's tails, where PPO's gradient
+    vanishes; the penalty's gradient acts on z directly, so it pulls them back to where PPO can
+    move the mean, and only where they are large. SAC's first version regularised its pre-tanh
+    mean the same way (Haarnoja et al. 2018). PPO with the bounded mean only.
+    """
+
+    name = "mean_penalty"
+    algorithms = ("ppo",)
+
+    @dataclass
+    class Schema:
+        coefficient: float = 0.01    # weight of mean(z ** 2) beside PPO's loss
+        batch: int = 256             # rollout observations per update on which it is computed
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**settings)
+        _check_range("coefficient", self.settings.coefficient, 0.0, 100.0)
+        _check_range("batch", self.settings.batch, 1, 10**6, integer=True)
+
+    def attach(self, model) -> None:
+        policy = model.policy
+        if not (isinstance(policy.action_net, nn.Sequential) and isinstance(policy.action_net[-1], nn.Tanh)):
+            raise ValueError(f"agent.plasticity={self.name!r} needs agent.bounded_mean=true (a tanh-bounded mean)")
+        generator = torch.Generator().manual_seed(0)
+
+        def add_penalty_gradient(optimizer, args, kwargs) -> None:
+            buffer = model.rollout_buffer
+            if buffer is None or not buffer.full:
+                return
+            obs = buffer.observations.reshape(-1, buffer.observations.shape[-1])
+            rows = torch.randint(len(obs), (int(self.settings.batch),), generator=generator)
+            x = torch.as_tensor(obs[rows.numpy()], dtype=torch.float32, device=policy.device)
+            latent = policy.mlp_extractor.forward_actor(policy.extract_features(x, policy.pi_features_extractor))
+            z = policy.action_net[:-1](latent)
+            (self.settings.coefficient * z.pow(2).mean()).backward()
+
+        policy.optimizer.register_step_pre_hook(add_penalty_gradient)
+
+
 class ReDo(Plasticity):
     """Recycle dormant units every few rollouts (Sokar et al. 2023, 'The dormant neuron phenomenon').
 
@@ -301,4 +348,4 @@ def initialisation_gains(policy) -> list[tuple[nn.Module, float]]:
 # the agent/plasticity config group: YAML option = key = the remedy's name
 PLASTICITY: dict[str, type[Plasticity]] = {cls.name: cls for cls in
                                            (Plasticity, EqualBetasAdam, LayerNormWeightDecay, ShrinkPerturb, Reset,
-                                            HeadReset, ReDo)}
+                                            HeadReset, MeanPenalty, ReDo)}

@@ -27,10 +27,11 @@ from tests.test_configs import CONFIGS, compose_with
 TINY = {"n_steps": 64, "batch_size": 64, "n_epochs": 1}
 
 
-def tiny_cortex(plasticity=None, seed: int = 0, **kwargs) -> tuple[CorticalLearner, TaskFamily]:
+def tiny_cortex(plasticity=None, seed: int = 0, hyperparameters=None, **kwargs) -> tuple[CorticalLearner, TaskFamily]:
     family = TaskFamily("reach", {"A": "curl_cw", "B": "curl_ccw"}, context_cue=True)
     venv = make_vec_env(family.env_id, n_envs=2, seed=seed, env_kwargs=family.env_kwargs_for("A"))
-    learner = CorticalLearner("ppo", [16, 16], n_envs=2, hyperparameters=TINY, plasticity=plasticity, **kwargs)
+    learner = CorticalLearner("ppo", [16, 16], n_envs=2, hyperparameters={**TINY, **(hyperparameters or {})},
+                              plasticity=plasticity, **kwargs)
     torch.manual_seed(seed)
     learner.build(venv, seed)
     return learner, family
@@ -186,3 +187,27 @@ def test_head_reset_renews_the_output_layer_and_keeps_the_features():
     assert all(torch.equal(a, b) for a, b in zip(hidden_before, _linear_weights(policy.mlp_extractor), strict=True))
     assert float(policy.action_net[0].bias.detach().abs().max()) == 0.0
     assert measure(policy, obs).saturated_mean_fraction == 0.0
+
+
+def test_the_mean_penalty_pulls_a_saturated_mean_out_of_the_tails():
+    from agents.plasticity import MeanPenalty
+
+    obs = None
+    shares = {}
+    for name, remedy in (("plain", None), ("penalty", MeanPenalty(coefficient=1.0, batch=64))):
+        # Adam moves each weight by about its learning rate per step whatever the gradient's size: a
+        # large rate lets a few tiny updates show the direction each learner takes
+        learner, family = tiny_cortex(remedy, seed=2, hyperparameters={"learning_rate": 0.02, "n_epochs": 4})
+        with torch.no_grad():
+            learner.model.policy.action_net[0].bias.fill_(4.0)   # tanh(4): 0.1% of the gradient passes
+        obs = observations(family, 64) if obs is None else obs
+        learner.learn(1024)
+        shares[name] = measure(learner.model.policy, obs).saturated_mean_fraction
+    assert shares["plain"] > 0.9 and shares["penalty"] < 0.5 * shares["plain"]
+
+
+def test_the_mean_penalty_needs_a_bounded_mean():
+    from agents.plasticity import MeanPenalty
+
+    with pytest.raises(ValueError, match="agent.plasticity='mean_penalty' needs agent.bounded_mean=true"):
+        tiny_cortex(MeanPenalty(), bounded_mean=False)
