@@ -54,6 +54,32 @@ def _median_steps(steps: pd.Series, reached: pd.Series) -> str:
     return text if reached.all() else f"{text} ({int(reached.sum())}/{len(reached)} reached)"
 
 
+QUALIFY_SEEDS, QUALIFY_OF = 9, 10    # B within 1.5x on at least 9 of 10 seeds
+MIN_FORGETTING = 0.6                 # while fine-tuning still forgets at least this much of A
+
+
+def verdicts(df: pd.DataFrame) -> list[str]:
+    """Per family: which remedies qualify (within 1.5x on >= 9 of 10 seeds, forgetting >= 0.6),
+    which were stopped early (missed the bar on 2 seeds, so 9 of 10 was out of reach)."""
+    out = []
+    for family, here in df.groupby("family", sort=True):
+        qualified, stopped, short = [], [], []
+        for remedy, group in here.groupby("remedy", sort=True):
+            misses = int((~group.within).sum())
+            if len(group) >= QUALIFY_OF and int(group.within.sum()) >= QUALIFY_SEEDS:
+                forgets = float(group.forgetting.mean())
+                qualified.append(f"`{remedy}` (forgetting of A {forgets:.2f}"
+                                 f"{'' if forgets >= MIN_FORGETTING else f', below {MIN_FORGETTING}'})")
+            elif misses > QUALIFY_OF - QUALIFY_SEEDS:
+                stopped.append(f"`{remedy}` (missed on {misses} of {len(group)})")
+            else:
+                short.append(f"`{remedy}` ({int(group.within.sum())} of {len(group)} within so far)")
+        out.append(f"**{family}**: qualify (within {WITHIN}x on at least {QUALIFY_SEEDS} of {QUALIFY_OF} seeds): "
+                   f"{', '.join(qualified) or 'none'}; out of reach: {', '.join(stopped) or 'none'}"
+                   f"{'; not finished: ' + ', '.join(short) if short else ''}.")
+    return out
+
+
 def markdown(cells: Sequence[dict[str, Any]]) -> str:
     """The README table: one row per (family, remedy)."""
     if not cells:
@@ -75,6 +101,7 @@ def markdown(cells: Sequence[dict[str, Any]]) -> str:
             f"{group.after_a_dormant_fraction.mean():.3f} / {group.after_a_saturated_fraction.mean():.3f}, "
             f"{group.after_a_effective_rank.mean():.0f} of {int(group.after_a_feature_width.iloc[0])}, "
             f"{group.after_a_weight_norm.mean():.1f}, {group.after_a_action_std.mean():.2f} |")
+    lines += [""] + verdicts(df)
     s = cells[0]["settings"]
     caps = ", ".join(f"{c['family']} {c['settings']['cap']:,}" for c in {c["family"]: c for c in cells}.values())
     steps_a = ", ".join(f"{c['family']} {c['settings']['steps_a']:,}" for c in {c["family"]: c for c in cells}.values())
@@ -87,4 +114,8 @@ def markdown(cells: Sequence[dict[str, Any]]) -> str:
                  f"{s['eval_episodes']} fixed-seed episodes. Saturated bounded mean: the share of (state, action) "
                  "whose pre-tanh mean lies beyond |2| (tanh passes under 7% of the gradient), on the observations "
                  "of the rollout that ends B's first chunk. Diagnostics: agents/plasticity_diagnostics.py.")
+    overrides = sorted({" ".join(c.get("overrides") or []) for c in cells})
+    if overrides != [""]:
+        shown = "; ".join(f"`{o}`" if o else "none" for o in overrides)
+        lines.append(f"Config overrides of these cells: {shown}.")
     return "\n".join(lines)

@@ -254,6 +254,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threshold", type=float, default=0.9)
     parser.add_argument("--report", action="store_true", help="no training: the table of the saved cells")
     parser.add_argument("--readme", action="store_true", help="with --report: write the table into README.md")
+    parser.add_argument("--readme-block", default="plasticity", help="the README block --readme replaces")
     args = parser.parse_args(argv)
     if args.jobs < 1 or args.chunk < 1 or not 0 < args.threshold <= 1.5:
         parser.error("--jobs and --chunk must be >= 1 and --threshold in (0, 1.5]")
@@ -264,7 +265,7 @@ def main(argv=None) -> int:
     print(table)
     if args.readme:
         from reporting.readme import replace_readme_block
-        replace_readme_block("plasticity", table)
+        replace_readme_block(args.readme_block, table)
     return 0
 
 
