@@ -87,8 +87,9 @@ def markdown(cells: Sequence[dict[str, Any]]) -> str:
     df = frame(cells)
     threshold = cells[0]["settings"]["threshold"]
     lines = [f"| family | remedy | seeds | A >= {threshold} | B from scratch: median steps | B from A's weights: "
-             f"median steps | ratio from A / scratch, median | within {WITHIN}x | forgetting of A when B is "
-             "learned (bounded), mean [95% CI] | saturated bounded mean on B's states, first chunk of B | "
+             f"median steps | ratio from A / scratch, median | within {WITHIN}x | forgetting of A when B "
+             "stopped (at 0.9 or the cap; bounded), mean [95% CI] | "
+             "saturated bounded mean on B's states, first chunk of B | "
              "after A, on A's states: dormant / saturated hidden units, effective rank, weight norm, action std |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for (family, remedy), group in df.groupby(["family", "remedy"], sort=True):
