@@ -7,6 +7,8 @@ from typing import Any
 
 
 def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
     if isinstance(value, float):
         return "nan" if math.isnan(value) else f"{value:.2f}"
     return str(value)
@@ -25,12 +27,19 @@ def format_results(results: dict[str, Any]) -> str:
             lines.append(f"| {name} | " + " | ".join(_fmt(float(v)) for v in row) + " |")
         lines.append("")
     m = results["metrics"]
-    lines += ["| metric | cortical | subcortical |", "|---|---|---|"]
-    for key in ("average_performance", "average_forgetting", "backward_transfer"):
-        lines.append(f"| {key.replace('_', ' ')} | {_fmt(m['cortical'][key])} | {_fmt(m['subcortical'][key])} |")
+    lines += ["| metric (bounded scores: clipped to [-1, 1]) | cortical | subcortical |", "|---|---|---|"]
+    lines.append(f"| average performance | {_fmt(m['cortical'].get('bounded_average_performance'))} | "
+                 f"{_fmt(m['subcortical'].get('bounded_average_performance'))} |")
+    for task in tasks:   # how well each task was learned where its training ended
+        lines.append(f"| {task} learned | {_fmt(m['cortical'].get('learned', {}).get(task))} | "
+                     f"{_fmt(m['subcortical'].get('learned', {}).get(task))} |")
     first = tasks[0]
-    lines.append(f"| retention of {first} | {_fmt(m['cortical']['retention'][first])} | "
-                 f"{_fmt(m['subcortical']['retention'][first])} |")
+    lines.append(f"| {first} lost (learned - at the end) | "
+                 f"{_fmt(m['cortical'].get('retention_drop', {}).get(first))} | "
+                 f"{_fmt(m['subcortical'].get('retention_drop', {}).get(first))} |")
+    lines.append(f"| {first} kept (raw ratio; nan below 0.5) | "
+                 f"{_fmt(m['cortical'].get('retention_ratio', {}).get(first))} | "
+                 f"{_fmt(m['subcortical'].get('retention_ratio', {}).get(first))} |")
     lines += ["", "fidelity (student/teacher after its sleep): "
               + ", ".join(f"{t}={_fmt(v)}" for t, v in m["fidelity"].items()),
               f"parameters: subcortical {results['parameters']['subcortical']:,} / cortical actor "

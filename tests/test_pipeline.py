@@ -33,7 +33,7 @@ def smoke_run(tmp_path_factory) -> Path:
         capture_output=True, text=True, timeout=300, cwd=tmp_path_factory.mktemp("elsewhere"),
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    assert "retention of A" in completed.stdout  # the result table is printed
+    assert "| A lost (learned - at the end) |" in completed.stdout  # the result table is printed
     return run_dir
 
 
