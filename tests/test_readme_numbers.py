@@ -21,6 +21,7 @@ def prose_decimals(text: str) -> list[str]:
     """Lines of hand-written prose in ``text`` that hold a decimal number other than a criterion."""
     text = re.sub(r"<!-- (\w+):start -->.*?<!-- \1:end -->", "", text, flags=re.S)
     text = re.sub(r"```.*?```", "", text, flags=re.S)
+    text = re.sub(r"`[^`]*`", "", text)   # inline code: commands and names, not measurements
     return [line for line in text.splitlines()
             if not line.startswith("![") and set(DECIMAL.findall(line)) - CRITERIA]
 
