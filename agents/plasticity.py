@@ -12,7 +12,6 @@ layers), what happens when the context switches, and a callback during wake.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -21,16 +20,8 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 from torch import nn
 
-from agents.plasticity_diagnostics import DORMANT_THRESHOLD, dormant_units, hidden_layers
-
-
-def _check_range(key: str, value: Any, low: float, high: float, integer: bool = False) -> None:
-    """A remedy's setting in [low, high] (an integer if asked), or a ValueError naming the key."""
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) \
-        and low <= value <= high and (not integer or float(value).is_integer())
-    if not ok:
-        kind = "an integer" if integer else "a finite number"
-        raise ValueError(f"agent.plasticity.{key}={value!r} is not allowed: expected {kind} in [{low}, {high}]")
+from agents.checks import check_number
+from agents.plasticity_diagnostics import DORMANT_THRESHOLD, dormant_units, hidden_layers, rollout_observations
 
 
 class Plasticity:
@@ -85,7 +76,7 @@ class EqualBetasAdam(Plasticity):
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)
-        _check_range("beta", self.settings.beta, 0.0, 0.9999)
+        check_number("agent.plasticity.beta", self.settings.beta, 0.0, 0.9999)
 
     def policy_kwargs(self) -> dict[str, Any]:
         beta = float(self.settings.beta)
@@ -110,7 +101,7 @@ class LayerNormWeightDecay(Plasticity):
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)
-        _check_range("weight_decay", self.settings.weight_decay, 0.0, 1.0)
+        check_number("agent.plasticity.weight_decay", self.settings.weight_decay, 0.0, 1.0)
 
     def policy_kwargs(self) -> dict[str, Any]:
         return {"layer_norm": True, "optimizer_class": torch.optim.AdamW,
@@ -139,8 +130,8 @@ class ShrinkPerturb(Plasticity):
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)
-        _check_range("shrink", self.settings.shrink, 0.0, 1.0)
-        _check_range("perturb", self.settings.perturb, 0.0, 1.0)
+        check_number("agent.plasticity.shrink", self.settings.shrink, 0.0, 1.0)
+        check_number("agent.plasticity.perturb", self.settings.perturb, 0.0, 1.0)
 
     @torch.no_grad()
     def on_context_switch(self, policy) -> None:
@@ -211,8 +202,8 @@ class MeanPenalty(Plasticity):
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)
-        _check_range("coefficient", self.settings.coefficient, 0.0, 100.0)
-        _check_range("batch", self.settings.batch, 1, 10**6, integer=True)
+        check_number("agent.plasticity.coefficient", self.settings.coefficient, 0.0, 100.0)
+        check_number("agent.plasticity.batch", self.settings.batch, 1, 10**6, integer=True)
 
     def attach(self, model) -> None:
         policy = model.policy
@@ -224,7 +215,7 @@ class MeanPenalty(Plasticity):
             buffer = model.rollout_buffer
             if buffer is None or not buffer.full:
                 return
-            obs = buffer.observations.reshape(-1, buffer.observations.shape[-1])
+            obs = rollout_observations(model)
             rows = torch.randint(len(obs), (int(self.settings.batch),), generator=generator)
             x = torch.as_tensor(obs[rows.numpy()], dtype=torch.float32, device=policy.device)
             latent = policy.mlp_extractor.forward_actor(policy.extract_features(x, policy.pi_features_extractor))
@@ -254,8 +245,8 @@ class ReDo(Plasticity):
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)
-        _check_range("threshold", self.settings.threshold, 0.0, 1.0)
-        _check_range("every", self.settings.every, 1, 10**6, integer=True)
+        check_number("agent.plasticity.threshold", self.settings.threshold, 0.0, 1.0)
+        check_number("agent.plasticity.every", self.settings.every, 1, 10**6, integer=True)
 
     def callback(self) -> BaseCallback:
         return RecycleDormantUnits(self.settings.threshold, self.settings.every)
@@ -277,13 +268,11 @@ class RecycleDormantUnits(BaseCallback):
         self.rollouts += 1
         if self.rollouts % self.every:
             return
-        buffer = self.model.rollout_buffer
-        obs = buffer.observations.reshape(-1, buffer.observations.shape[-1])[: self.batch]
-        self.recycled += recycle_dormant(self.model.policy, obs, self.threshold)
+        self.recycled += recycle_dormant(self.model.policy, rollout_observations(self.model, self.batch),
+                                         self.threshold)
         self.logger.record("plasticity/recycled_units", self.recycled)
 
 
-@torch.no_grad()
 def _linears(net: nn.Sequential) -> list[nn.Linear]:
     return [m for m in net if isinstance(m, nn.Linear)]
 

@@ -101,6 +101,13 @@ class PlasticityDiagnostics:
         return asdict(self)
 
 
+def rollout_observations(model, limit: int | None = None) -> np.ndarray:
+    """The observations of an on-policy model's current rollout, one row per (step, env), at most
+    ``limit`` of them (the first steps of every env)."""
+    observations = model.rollout_buffer.observations
+    return observations.reshape(-1, observations.shape[-1])[:limit]
+
+
 @torch.no_grad()
 def _weight_norm(module: nn.Module) -> float:
     return float(torch.sqrt(sum((p.double() ** 2).sum() for p in module.parameters())))
@@ -147,9 +154,7 @@ class PlasticityLogger(BaseCallback):
 
     def _on_rollout_end(self) -> None:
         self.rollouts += 1
-        buffer = getattr(self.model, "rollout_buffer", None)
-        if buffer is None or self.rollouts % self.every:
+        if getattr(self.model, "rollout_buffer", None) is None or self.rollouts % self.every:
             return
-        obs = buffer.observations.reshape(-1, buffer.observations.shape[-1])[: self.batch]
-        for key, value in measure(self.model.policy, obs).as_dict().items():
+        for key, value in measure(self.model.policy, rollout_observations(self.model, self.batch)).as_dict().items():
             self.logger.record(f"plasticity/{key}", value)

@@ -307,3 +307,14 @@ def reference_return(family: str, env: gymnasium.Env, n_episodes: int = 16, seed
     if family not in REFERENCES:
         raise ValueError(f"family={family!r} is not allowed: expected one of {sorted(REFERENCES)}")
     return REFERENCES[family](env, n_episodes, seed)
+
+
+def context_anchors(family, label: str, n_episodes: int = 16) -> dict[str, float]:
+    """The two returns that normalise scores on one context of a task family (``envs.family.
+    TaskFamily``): ``base``, the better of a random and a zero-action policy, and ``reference``."""
+    env = family.make_env(label)
+    try:
+        return {"base": baseline_return(env, n_episodes)[0],
+                "reference": reference_return(family.family, env, n_episodes)}
+    finally:
+        env.close()

@@ -5,13 +5,11 @@ bootstrap intervals of the mean over seeds (reporting/intervals.py)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 
-from reporting.intervals import interval
+from reporting.intervals import interval, mean_interval_text
 
 LEARNED = 0.9                       # the bar for "learned"
 REPLAY_STUDENTS = ("replay_distill", "gated", "gated_shuffled", "full")
@@ -36,7 +34,7 @@ class Findings:
 
     def mean(self, strategy: str, policy: str, metric: str) -> str:
         """'m [low, high]' over seeds."""
-        return _mean_ci(self.values(strategy, policy, metric), self.reps, self.seed)
+        return mean_interval_text(self.values(strategy, policy, metric).to_numpy(), self.reps, self.seed)
 
     def count(self, strategy: str, policy: str, metric: str, bar: float = LEARNED) -> str:
         """'k of n seeds' at or above ``bar``."""
@@ -116,10 +114,3 @@ def markdown(frame: pd.DataFrame, reps: int, seed: int, families: Sequence[str] 
             lines += [f"**{family}** (means over seeds with 95% bootstrap intervals; bounded scores):", ""]
             lines += [f"- {s}" for s in sentences] + [""]
     return "\n".join(lines).rstrip()
-
-
-def _mean_ci(values: pd.Series, reps: int, seed: int) -> str:
-    if values.empty:
-        return "n/a"
-    point, low, high = interval(np.asarray(values, dtype=float), "mean", reps, seed)
-    return "n/a" if math.isnan(point) else f"{point:.2f} [{low:.2f}, {high:.2f}]"

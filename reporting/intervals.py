@@ -83,6 +83,12 @@ def interval(values: Sequence[float] | np.ndarray, aggregate: str, reps: int, se
     return float(points["x"][0]), float(intervals["x"][0, 0]), float(intervals["x"][1, 0])
 
 
+def mean_interval_text(values: Sequence[float] | np.ndarray, reps: int, seed: int) -> str:
+    """'mean [low, high]' over the per-seed ``values`` (two decimals), or 'n/a' when none is finite."""
+    point, low, high = interval(values, "mean", reps, seed)
+    return "n/a" if math.isnan(point) else f"{point:.2f} [{low:.2f}, {high:.2f}]"
+
+
 def improvement(x_values: Sequence[float] | np.ndarray, y_values: Sequence[float] | np.ndarray, reps: int,
                 seed: int, size: float = CONFIDENCE) -> tuple[float, float, float]:
     """(point, low, high): rliable's probability of improvement P(X > Y) (Mann-Whitney U over

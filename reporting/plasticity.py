@@ -3,7 +3,6 @@ scratch, per family and remedy, with how much of A is forgotten by the time B is
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from consolidation.metrics import bounded_score
-from reporting.intervals import interval
+from reporting.intervals import mean_interval_text
 
 BOOTSTRAP_REPS, BOOTSTRAP_SEED = 2000, 0
 WITHIN = 1.5     # the criterion: B from A's weights within 1.5x the from-scratch steps
@@ -42,11 +41,6 @@ def cell_row(cell: dict[str, Any]) -> dict[str, Any]:
 
 def frame(cells: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame([cell_row(c) for c in cells])
-
-
-def _interval(values) -> str:
-    point, low, high = interval(values, "mean", BOOTSTRAP_REPS, BOOTSTRAP_SEED)
-    return "n/a" if math.isnan(point) else f"{point:.2f} [{low:.2f}, {high:.2f}]"
 
 
 def _median_steps(steps: pd.Series, reached: pd.Series) -> str:
@@ -93,11 +87,12 @@ def markdown(cells: Sequence[dict[str, Any]]) -> str:
              "after A, on A's states: dormant / saturated hidden units, effective rank, weight norm, action std |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for (family, remedy), group in df.groupby(["family", "remedy"], sort=True):
+        forgetting = mean_interval_text(group.forgetting.to_numpy(), BOOTSTRAP_REPS, BOOTSTRAP_SEED)
         lines.append(
             f"| {family} | {remedy} | {len(group)} | {int(group.a_learned.sum())}/{len(group)} | "
             f"{_median_steps(group.scratch_steps, group.scratch_reached)} | "
             f"{_median_steps(group.from_a_steps, group.from_a_reached)} | {np.median(group.ratio):.2f} | "
-            f"{int(group.within.sum())}/{len(group)} | {_interval(group.forgetting)} | "
+            f"{int(group.within.sum())}/{len(group)} | {forgetting} | "
             f"{group.b_start_saturated_mean.mean():.2f} | "
             f"{group.after_a_dormant_fraction.mean():.3f} / {group.after_a_saturated_fraction.mean():.3f}, "
             f"{group.after_a_effective_rank.mean():.0f} of {int(group.after_a_feature_width.iloc[0])}, "

@@ -23,7 +23,7 @@ from stable_baselines3.common.utils import set_random_seed
 from agents.cortex import CorticalLearner
 from agents.evaluation import evaluate, normalised_score
 from agents.guards import DivergenceError, DivergenceGuard
-from agents.reference import baseline_return, reference_return
+from agents.reference import context_anchors
 from agents.subcortical import SubcorticalPolicy
 from consolidation import results
 from consolidation.curves import LearningCurveCallback
@@ -216,13 +216,7 @@ class Experiment:
 
     def _anchors(self) -> dict[str, dict[str, float]]:
         """Per context: the baseline (better of random and zero action) and the outside reference."""
-        anchors = {}
-        for label in self.tasks:
-            env = self.family.make_env(label)
-            base, _ = baseline_return(env, self.eval_episodes)
-            anchors[label] = {"base": base, "reference": reference_return(self.family.family, env, self.eval_episodes)}
-            env.close()
-        return anchors
+        return {label: context_anchors(self.family, label, self.eval_episodes) for label in self.tasks}
 
     # -- around the phases -------------------------------------------------------------------
     def _dimensions(self) -> tuple[int, int]:

@@ -45,8 +45,8 @@ from stable_baselines3.common.utils import set_random_seed
 
 from agents.evaluation import evaluate, normalised_score
 from agents.plasticity import PLASTICITY
-from agents.plasticity_diagnostics import measure
-from agents.reference import baseline_return, reference_return
+from agents.plasticity_diagnostics import measure, rollout_observations
+from agents.reference import context_anchors
 from envs.vector import make_vec
 from fileio import write_json_atomic
 from runner.build import compose_config
@@ -70,10 +70,7 @@ def anchors(family, label: str, episodes: int) -> dict:
     """Baseline and reference returns of one context (computed once per process)."""
     key = f"{family.family}/{label}"
     if key not in _ANCHORS:
-        env = family.make_env(label)
-        base, _ = baseline_return(env, episodes)
-        _ANCHORS[key] = {"base": base, "reference": reference_return(family.family, env, episodes)}
-        env.close()
+        _ANCHORS[key] = context_anchors(family, label, episodes)
     return _ANCHORS[key]
 
 
@@ -93,9 +90,7 @@ class Scorer:
 
 def diagnostics(learner) -> dict:
     """Plasticity diagnostics on the last rollout's observations."""
-    buffer = learner.model.rollout_buffer
-    obs = buffer.observations.reshape(-1, buffer.observations.shape[-1])[:1024]
-    return measure(learner.model.policy, obs).as_dict()
+    return measure(learner.model.policy, rollout_observations(learner.model, 1024)).as_dict()
 
 
 def learn_until(learner, scorer: Scorer, label: str, chunk: int, cap: int, threshold: float) -> dict:
@@ -121,20 +116,17 @@ def new_learner(cfg, family, label: str, seed: int):
     return learner
 
 
-def _learn_a(out: Path, cfg, family, remedy: str, seed: int, scorer, steps: int, overrides: list[str]):
+def _learn_a(out: Path, cfg, shared: str, shared_cfg, family, seed: int, scorer, steps: int):
     """The cortex after learning A, read back from its saved model (so that B starts the same way
-    whether A was trained in this process or before). A remedy that acts only at a switch learns
-    A exactly as the plain learner does, so it shares the plain learner's A."""
-    key = "none" if PLASTICITY[remedy].only_at_switch else remedy
+    whether A was trained in this process or before), with the remedy of ``cfg``. A is learned
+    by ``shared_cfg``, the learner that learns A exactly as this remedy does (see ``run_cell``)."""
     folder = out / family.family / "a_models"
-    model, info_path = folder / f"{key}_seed_{seed}.zip", folder / f"{key}_seed_{seed}.json"
+    model, info_path = folder / f"{shared}_seed_{seed}.zip", folder / f"{shared}_seed_{seed}.json"
     if not info_path.exists():
-        own_cfg = cfg if key == remedy else compose_config([f"env={family.family}", "agent/plasticity=none",
-                                                           f"seed={seed}", *overrides])
-        learner = new_learner(own_cfg, family, "A", seed)
+        learner = new_learner(shared_cfg, family, "A", seed)
         learner.learn(steps)
-        info = {"key": key, "steps": steps, "a_trained": scorer(learner, "A"), "b_zero_shot": scorer(learner, "B"),
-                "diagnostics": diagnostics(learner)}
+        info = {"key": shared, "steps": steps, "a_trained": scorer(learner, "A"),
+                "b_zero_shot": scorer(learner, "B"), "diagnostics": diagnostics(learner)}
         folder.mkdir(parents=True, exist_ok=True)
         partial = model.with_name(f"{model.stem}.{os.getpid()}.partial.zip")
         learner.model.save(partial)
@@ -146,20 +138,16 @@ def _learn_a(out: Path, cfg, family, remedy: str, seed: int, scorer, steps: int,
     return learner, json.loads(info_path.read_text())
 
 
-def _scratch(out: Path, cfg, family, remedy: str, seed: int, scorer, chunk: int, cap: int, threshold: float,
-             overrides: list[str]) -> dict:
-    """B learned from scratch with this remedy. A remedy that acts only at a context switch
-    learns from scratch exactly as the plain learner does (same seed, same computation), so
-    that run is computed once and shared, saved under ``<out>/<family>/scratch/<key>/``."""
-    key = "none" if PLASTICITY[remedy].only_at_switch else remedy
-    path = out / family.family / "scratch" / key / f"seed_{seed}.json"
+def _scratch(out: Path, shared: str, shared_cfg, family, seed: int, scorer, chunk: int, cap: int,
+             threshold: float) -> dict:
+    """B learned from scratch by ``shared_cfg`` (see ``run_cell``), computed once per ``shared``
+    learner and saved under ``<out>/<family>/scratch/<shared>/``."""
+    path = out / family.family / "scratch" / shared / f"seed_{seed}.json"
     if path.exists():
-        return {**json.loads(path.read_text()), "shared_from": key}
-    if key != remedy:
-        cfg = compose_config([f"env={family.family}", "agent/plasticity=none", f"seed={seed}", *overrides])
-    scratch = learn_until(new_learner(cfg, family, "B", seed + 1), scorer, "B", chunk, cap, threshold)
+        return {**json.loads(path.read_text()), "shared_from": shared}
+    scratch = learn_until(new_learner(shared_cfg, family, "B", seed + 1), scorer, "B", chunk, cap, threshold)
     write_json_atomic(path, scratch)
-    return {**scratch, "shared_from": key}
+    return {**scratch, "shared_from": shared}
 
 
 def run_cell(family_name: str, remedy: str, seed: int, args_dict: dict) -> dict:
@@ -173,13 +161,18 @@ def run_cell(family_name: str, remedy: str, seed: int, args_dict: dict) -> dict:
     steps_a, cap = args_dict["steps_a"][family_name], args_dict["cap"][family_name]
     started = time.perf_counter()
 
-    learner, a_info = _learn_a(work, cfg, family, remedy, seed, scorer, steps_a, overrides)
+    # A remedy that acts only at a context switch learns A, and learns B from scratch, exactly as
+    # the plain learner does (same seed, same computation): those two runs are the plain learner's
+    shared = "none" if PLASTICITY[remedy].only_at_switch else remedy
+    shared_cfg = cfg if shared == remedy else compose_config([f"env={family_name}", "agent/plasticity=none",
+                                                              f"seed={seed}", *overrides])
+    learner, a_info = _learn_a(work, cfg, shared, shared_cfg, family, seed, scorer, steps_a)
     set_random_seed(seed + 1)   # B from here on, whether A was trained now or read back
     learner.set_env(make_vec(family, ["B"], learner.n_envs, seed + 1), context_changed=True)
     a_at_switch = scorer(learner, "A")   # what the switch itself (the remedy) left of A, before any B step
     from_a = learn_until(learner, scorer, "B", chunk, cap, threshold)
     a_at_end = scorer(learner, "A")
-    scratch = _scratch(work, cfg, family, remedy, seed, scorer, chunk, cap, threshold, overrides)
+    scratch = _scratch(work, shared, shared_cfg, family, seed, scorer, chunk, cap, threshold)
     return {"family": family_name, "remedy": remedy, "seed": seed, "overrides": overrides,
             "settings": {"steps_a": steps_a, "cap": cap, "chunk": chunk, "threshold": threshold,
                          "eval_episodes": int(cfg.eval_episodes)},

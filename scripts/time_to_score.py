@@ -8,7 +8,7 @@ What: for each family (context A of configs/env/<family>.yaml, context cue as co
 algorithm (configs/agent/<algorithm>.yaml, every key as the experiment uses it), a fresh
 CorticalLearner trains in chunks. After each chunk its deterministic policy is evaluated on the
 fixed-seed episodes of configs/config.yaml (eval_episodes) and the mean return is normalised
-with the family's anchors (baseline_return, reference_return; computed once per family). A run
+with the family's anchors (agents.reference.context_anchors; computed once per family). A run
 stops at the first score >= --threshold or when its training wall time reaches --cap-seconds (it
 may overrun by one chunk). Training time excludes evaluation, which is timed separately; CPU time
 of this process is kept beside wall time, since another job may share the cores. Steps and
@@ -34,7 +34,7 @@ from stable_baselines3.common.utils import set_random_seed
 
 from agents.cortex import CorticalLearner
 from agents.evaluation import evaluate, normalised_score
-from agents.reference import baseline_return, reference_return
+from agents.reference import context_anchors
 from envs.family import TaskFamily
 from envs.vector import make_vec
 from fileio import write_text_atomic
@@ -51,12 +51,7 @@ def config(name: str) -> dict:
     return cfg
 
 
-def anchors(family: TaskFamily, label: str, episodes: int) -> dict:
-    env = family.make_env(label)
-    base, _ = baseline_return(env, episodes)
-    out = {"base": base, "reference": reference_return(family.family, env, episodes)}
-    env.close()
-    return out
+
 
 
 def measure(family: TaskFamily, label: str, agent: dict, anchor: dict, chunk: int, args, episodes: int) -> dict:
@@ -171,7 +166,7 @@ def main(argv=None) -> int:
             env_cfg = config(f"env/{name}")
             family = TaskFamily(**env_cfg)
             out["configs"][f"env/{name}"] = env_cfg
-            out["anchors"][name] = anchor = anchors(family, args.context, episodes)
+            out["anchors"][name] = anchor = context_anchors(family, args.context, episodes)
             print(f"{name} {args.context}: baseline {anchor['base']:.2f}, reference {anchor['reference']:.2f}")
             for algorithm in args.algorithms:
                 agent = out["configs"][f"agent/{algorithm}"] = config(f"agent/{algorithm}")
