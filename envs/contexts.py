@@ -108,6 +108,14 @@ FAMILIES: dict[str, tuple[type, dict[str, Any]]] = {
 }
 
 
+def describe_context(context: Any) -> str:
+    """A context as a table or legend shows it: a preset's name, or its fields, e.g.
+    ``curl_field=30`` for ``{"curl_field": 30.0}``."""
+    if isinstance(context, Mapping):
+        return ", ".join(f"{k}={v:g}" if isinstance(v, int | float) else f"{k}={v}" for k, v in context.items())
+    return "null" if context is None else str(context)
+
+
 def resolve_context(family: str, context: str | Mapping[str, Any] | ReachContext | BalanceContext | None):
     """Return the context dataclass of ``family`` named or described by ``context``.
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from envs.contexts import describe_context
+
 
 def _fmt(value: Any) -> str:
     if value is None:
@@ -18,7 +20,7 @@ def format_results(results: dict[str, Any]) -> str:
     """Markdown tables: score of each policy on each task after each phase, then metrics."""
     tasks = results["tasks"]
     contexts = results["contexts"]
-    header = " | ".join(f"{t} ({contexts[t]})" for t in tasks)
+    header = " | ".join(f"{t} ({describe_context(contexts[t])})" for t in tasks)
     lines = [f"## {results['family']}, seed {results['seed']}: normalised scores "
              "(0 = better of random/zero action, 1 = reference)", ""]
     for policy in ("cortical", "subcortical"):
@@ -63,6 +65,7 @@ def _savings_table(savings: dict[str, Any], contexts: dict[str, Any]) -> str:
              "| context | threshold | steps first | steps relearn | savings |", "|---|---|---|---|---|"]
     for task, entry in savings.items():
         first, relearn = (_steps(entry[k], entry["threshold"]) for k in ("steps_first", "steps_relearn"))
-        lines.append(f"| {task} ({contexts.get(task, '?')}) | {_fmt(entry['threshold'])} | {first} | {relearn} | "
+        name = describe_context(contexts.get(task, "?"))
+        lines.append(f"| {task} ({name}) | {_fmt(entry['threshold'])} | {first} | {relearn} | "
                      f"{_fmt(entry['savings'])} |")
     return "\n".join(lines)

@@ -37,6 +37,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from agents.cortex import CorticalLearner
 from agents.evaluation import evaluate, normalised_score
 from agents.reference import context_anchors
+from envs.contexts import describe_context
 from envs.family import TaskFamily
 from fileio import write_text_atomic
 from reporting.readme import replace_readme_block
@@ -118,15 +119,11 @@ def verdict(result: dict) -> tuple[bool, list[str]]:
     return ok, notes
 
 
-def context_text(context) -> str:
-    return context if isinstance(context, str) else ", ".join(f"{k} {v:g}" for k, v in context.items())
-
-
 def markdown(result: dict) -> str:
     """Mean [min, max] over seeds of the matrix as a markdown table, with the verdict."""
     m = np.array(result["per_seed"])
     labels = result["labels"]
-    names = [f"{label} ({context_text(result['contexts'][label])})" for label in labels]
+    names = [f"{label} ({describe_context(result['contexts'][label])})" for label in labels]
     lines = [f"**{result['family']}**, learner `{result['learner']}` ({result['steps']:,} steps per context, "
              f"cue {'on' if result['context_cue'] else 'off'}, seeds {result['seeds']}, "
              f"{result['n_eval']} episodes per score; rows: trained on, columns: evaluated on; "

@@ -59,6 +59,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 import envs  # noqa: F401  (registers the ids)
 from agents.evaluation import episode_options, evaluate
+from envs.contexts import describe_context
 from envs.rendering import FrameRenderer, site_names
 from runner.saved_run import POLICY_FILES, SavedPhase, SavedRun
 
@@ -201,7 +202,7 @@ def shot(run: SavedRun, phase: str | None, policy: str, context: str | None, cap
     saved = run.phase(phase)
     label = run.label(context if context is not None else run.family.labels[0])
     SavedRun.check_policy(saved, policy)
-    named = f"{label} ({run.family.contexts[label]})" if isinstance(run.family.contexts[label], str) else label
+    named = f"{label} ({describe_context(run.family.contexts[label])})"
     return Shot(saved, policy, label, caption or f"{saved.name}, {policy}, on {named}")
 
 

@@ -16,6 +16,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 from stable_baselines3.common.env_util import make_vec_env
 
 from agents.cortex import CorticalLearner
@@ -39,15 +40,17 @@ def W(context):  # noqa: N802  (reads like the phase lists in the configs' comme
 
 S = ("sleep", None)
 
+CURL_30 = {"A": {"curl_field": 30.0}, "B": {"curl_field": -30.0}}  # the reach family's default contexts
+
 # preset -> (protocol option, env contexts, phases with their automatic tests, wake steps in order)
 EXPECTED = {
-    "paradigm_aba_gap0": ("aba_gap0", {"A": "curl_cw", "B": "curl_ccw"},
+    "paradigm_aba_gap0": ("aba_gap0", CURL_30,
                           [W("A"), T, W("B"), T, W("A"), T, S, T], [200_000, 400_000, 200_000]),
-    "paradigm_aba_gap1": ("aba_gap1", {"A": "curl_cw", "B": "curl_ccw"},
+    "paradigm_aba_gap1": ("aba_gap1", CURL_30,
                           [W("A"), T, S, T, W("B"), T, W("A"), T, S, T], [200_000, 400_000, 200_000]),
-    "paradigm_aba_gap2": ("aba_gap2", {"A": "curl_cw", "B": "curl_ccw"},
+    "paradigm_aba_gap2": ("aba_gap2", CURL_30,
                           [W("A"), T, S, T, S, T, W("B"), T, W("A"), T, S, T], [200_000, 400_000, 200_000]),
-    "paradigm_aba_gap4": ("aba_gap4", {"A": "curl_cw", "B": "curl_ccw"},
+    "paradigm_aba_gap4": ("aba_gap4", CURL_30,
                           [W("A"), T, S, T, S, T, S, T, S, T, W("B"), T, W("A"), T, S, T],
                           [200_000, 400_000, 200_000]),
     "paradigm_rotation_counter": ("rotation_counter", {"A": "rot_plus30", "B": "rot_minus30", "N": "null"},
@@ -77,7 +80,7 @@ def test_preset_yields_the_phase_list_it_documents(preset):
     option, contexts, phases, steps = EXPECTED[preset]
     cfg = _compose(f"experiment={preset}")
     assert cfg.protocol.phases == _compose(f"protocol={option}").protocol.phases  # the preset runs its protocol
-    assert dict(cfg.env.contexts) == contexts
+    assert OmegaConf.to_container(cfg.env.contexts) == contexts
     protocol = instantiate(cfg.protocol, _convert_="all")
     assert isinstance(protocol, Protocol)
     assert [(p.kind, p.context) for p in protocol.phases] == phases
@@ -212,7 +215,7 @@ def test_aba_run_writes_curves_and_savings(aba_run):
     entry = results["metrics"]["savings"]["A"]
     assert entry["phases"] == [0, 6] and entry["threshold_fraction"] == 0.8
     assert set(entry) >= {"threshold", "steps_first", "steps_relearn", "savings"}
-    assert "savings (cortex" in stdout and "| A (curl_cw) |" in stdout
+    assert "savings (cortex" in stdout and "| A (curl_field=30) |" in stdout
 
 
 def test_resumed_aba_run_has_the_same_curves_and_savings(aba_run, tmp_path):
