@@ -12,6 +12,7 @@ import pandas as pd
 from reporting.intervals import interval, mean_interval_text
 
 LEARNED = 0.9                       # the bar for "learned"
+CEILING = 1.05                      # a raw score above this beats the reference that defines 1
 REPLAY_STUDENTS = ("replay_distill", "gated", "gated_shuffled", "full")
 CORTEX_BASELINES = ("l2", "ewc", "online_ewc", "mas", "clear", "progress_compress")
 
@@ -90,10 +91,24 @@ class Findings:
                              f"{self.mean(s, policy, 'learned_second')}")
             out.append("**Continual-learning baselines** (a strategy that keeps A by not learning B shows a small "
                        "loss and a low B): " + "; ".join(parts) + ".")
+        ceiling = self.ceiling()
+        if ceiling:
+            out.append(ceiling)
         best = self.best_average()
         if best:
             out.append(f"**Best average performance** (bounded): {best}.")
         return out
+
+    def ceiling(self) -> str:
+        """Whether any trained policy beats the reference: the highest raw score over every run's R."""
+        rows = self.frame[self.frame["metric"] == "max_raw_score"].dropna(subset=["value"])
+        if rows.empty:
+            return ""
+        top = rows.loc[rows["value"].idxmax()]
+        above = int((rows["value"] > CEILING).sum())
+        return (f"**Is the reference a ceiling?** The highest raw score of any policy on any context after any phase "
+                f"is {top['value']:.2f} (`{top['strategy']}` {top['policy']}, seed {int(top['seed'])}); {above} of "
+                f"{len(rows)} (run, policy) pairs score above {CEILING} somewhere.")
 
     def best_average(self) -> str:
         """The (strategy, policy) rows with the highest mean bounded average performance."""

@@ -105,6 +105,10 @@ def retention_curves(runs: Sequence[Run], family: str, path: Path, order: Sequen
     return _save(fig, path)
 
 
+# the nine metrics of the interval figure: every table metric but the check on the reference
+INTERVAL_METRICS = tuple(m for m in METRICS if m != "max_raw_score")
+
+
 def interval_plot(summary: pd.DataFrame, family: str, path: Path, aggregate: str = "iqm",
                   order: Sequence[str] | None = None) -> Path | None:
     """Per metric, the ``aggregate`` (iqm or mean) and its 95% interval for every (strategy,
@@ -115,7 +119,7 @@ def interval_plot(summary: pd.DataFrame, family: str, path: Path, aggregate: str
     rows = [(s, p) for s in strategy_order(here["strategy"], order) for p in policies_shown(summary, family, s)]
     colours = strategy_colours([s for s, _ in rows])
     fig, axes = plt.subplots(3, 3, figsize=(3 * 3.6, 3 * (0.8 + 0.22 * len(rows))), sharey=True)
-    for ax, metric in zip(axes.flat, METRICS, strict=True):
+    for ax, metric in zip(axes.flat, INTERVAL_METRICS, strict=True):
         for y, (strategy, policy) in enumerate(rows):
             cell = here[(here["strategy"] == strategy) & (here["policy"] == policy) & (here["metric"] == metric)]
             if metric not in POLICY_METRICS[policy] or cell.empty or not np.isfinite(cell[aggregate].iloc[0]):

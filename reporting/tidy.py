@@ -38,9 +38,10 @@ METRICS = {  # key in runs.csv -> column header; "A" and "B" are the protocol's 
     "bounded_forward_transfer_second": "FT B",
     "fidelity_first": "fidelity A",
     "parameter_ratio": "param ratio",
+    "max_raw_score": "max raw",             # highest raw score in R: above 1.05 the reference is no ceiling
 }
 SHARED_METRICS = ("bounded_average_performance", "learned_first", "learned_second", "retention_drop_first",
-                  "retention_ratio_first", "final_first")
+                  "retention_ratio_first", "final_first", "max_raw_score")
 POLICY_METRICS = {  # which metric means something for which policy
     "student": (*SHARED_METRICS, "fidelity_first", "parameter_ratio"),
     # forward transfer is measured on wake learning curves, and only the cortex learns in wake
@@ -60,7 +61,8 @@ def run_metrics(run: Run) -> list[dict[str, Any]]:
     score of A / B at the row where the policy's training of it ended: the cortex after its
     wake, the student after the sleep that follows); ``retention_drop_first`` (bounded A learned
     minus bounded A at the end); ``retention_ratio_first`` (raw A at the end over A learned, n/a
-    below 0.5); ``final_first`` (bounded A at the end). Student only: ``fidelity_first``
+    below 0.5); ``final_first`` (bounded A at the end); ``max_raw_score`` (the highest raw score
+    anywhere in the policy's R: a trained policy above about 1 beats the reference). Student only: ``fidelity_first``
     (student / cortex score on A at the student's row for A) and ``parameter_ratio``. Cortex
     only: ``bounded_forward_transfer_second`` (below).
     """
@@ -78,6 +80,7 @@ def run_metrics(run: Run) -> list[dict[str, Any]]:
             "retention_drop_first": mine["retention_drop"][first],
             "retention_ratio_first": mine["retention_ratio"][first],
             "final_first": metrics.bounded_score(final),
+            "max_raw_score": float(np.nanmax(np.asarray(results["R"][key], dtype=float))),
         }
     values["student"].update(fidelity_first=computed["fidelity"][first], parameter_ratio=computed["parameter_ratio"])
     values["cortex"]["bounded_forward_transfer_second"] = bounded_forward_transfer_second(results)

@@ -67,3 +67,12 @@ def test_the_best_average_is_the_highest_mean_and_baselines_read_pc_by_its_stude
     assert "**Best average performance** (bounded): `multitask` cortex 0.85 [0.80, 0.90]; then `clear` cortex" in text
     assert "`clear` (cortex) A lost 0.00 [0.00, 0.00], B learned -0.60 [" in text
     assert "`progress_compress` (student) A lost 0.40 [0.40, 0.40], B learned 0.90 [0.90, 0.90]" in text
+
+
+def test_the_ceiling_sentence_names_the_highest_raw_score_and_counts_those_above_it():
+    frame = frame_of({("none", "cortex", "max_raw_score"): [0.97, 1.00, 0.99],
+                      ("full", "student", "max_raw_score"): [1.02, 1.48, 1.06]})
+    text = findings.markdown(frame, REPS, SEED)
+    assert "is 1.48 (`full` student, seed 1); 2 of 6 (run, policy) pairs score above 1.05" in text
+    below = frame_of({("none", "cortex", "max_raw_score"): [0.97, 1.00, 1.05]})
+    assert "0 of 3 (run, policy) pairs" in findings.markdown(below, REPS, SEED)

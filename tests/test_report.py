@@ -157,6 +157,7 @@ def test_per_run_metrics_are_the_hand_values(built):
             np.testing.assert_allclose(values["retention_ratio_first"], a)
             np.testing.assert_allclose(values["final_first"], a)
             np.testing.assert_allclose(values["bounded_forward_transfer_second"], -0.1)
+            np.testing.assert_allclose(values["max_raw_score"], 1.0)   # the highest entry of each R
         np.testing.assert_allclose(_values(frame, family, "full", "student", "bounded_average_performance"),
                                    (s + 1) / 2)
         np.testing.assert_allclose(_values(frame, family, "full", "student", "retention_drop_first"), 1 - s)
@@ -190,7 +191,7 @@ def test_table_estimates_equal_numpy_and_scipy_over_seeds(built):
         for name in ("iqm", "mean"):
             assert getattr(row, f"{name}_low") <= getattr(row, name) <= getattr(row, f"{name}_high")
         checked += 1
-    assert checked == 2 * (7 + 7 + 8)  # per family: none cortex, full cortex, full student
+    assert checked == 2 * (8 + 8 + 9)  # per family: none cortex, full cortex, full student
 
 
 @pytest.mark.parametrize("aggregate, statistic", [("mean", np.mean),
