@@ -42,10 +42,10 @@ class Findings:
         values = self.values(strategy, policy, metric)
         return f"{int((values >= bar).sum())} of {len(values)} seeds"
 
-    def paired(self, x: str, y: str, policy: str, metric: str) -> str:
-        """x minus y, paired by seed: the difference with its interval, the verdict, and on how
-        many seeds x is lower."""
-        a, b = self.values(x, policy, metric), self.values(y, policy, metric)
+    def paired(self, x: str, y: str, policy: str, metric: str, y_policy: str | None = None) -> str:
+        """x minus y (y's ``y_policy`` if given, else the same policy), paired by seed: the
+        difference with its interval, the verdict, and on how many seeds x is lower."""
+        a, b = self.values(x, policy, metric), self.values(y, y_policy or policy, metric)
         seeds = a.index.intersection(b.index)
         if seeds.empty:
             return "n/a (no common seeds)"
@@ -70,6 +70,11 @@ class Findings:
             parts = [f"`{s}` {self.mean(s, 'student', 'final_first')} (B {self.mean(s, 'student', 'learned_second')})"
                      for s in students]
             out.append("**Students**, A at the end (and B learned): " + "; ".join(parts) + ".")
+            if self.has("none"):
+                parts = [f"`{s}` {self.paired(s, 'none', 'student', 'final_first', y_policy='cortex')}"
+                         for s in students]
+                out.append("**Sleep against fine-tuning** (a student's A at the end minus the `none` cortex's, "
+                           "paired by seed): " + "; ".join(parts) + ".")
         if self.has("gated", "student") and self.has("replay_distill", "student"):
             out.append("**Gating** (`gated` minus `replay_distill`, the same replay with gating off, student, paired "
                        f"by seed): A at the end {self.paired('gated', 'replay_distill', 'student', 'final_first')}; "

@@ -76,3 +76,17 @@ def test_the_ceiling_sentence_names_the_highest_raw_score_and_counts_those_above
     assert "is 1.48 (`full` student, seed 1); 2 of 6 (run, policy) pairs score above 1.05" in text
     below = frame_of({("none", "cortex", "max_raw_score"): [0.97, 1.00, 1.05]})
     assert "0 of 3 (run, policy) pairs" in findings.markdown(below, REPS, SEED)
+
+
+def test_sleep_against_fine_tuning_pairs_each_student_with_the_fine_tuned_cortex():
+    frame = frame_of({("none", "cortex", "final_first"): [-1.0, -0.8, -0.9],
+                      ("none", "cortex", "learned_first"): [0.95, 0.95, 0.95],
+                      ("none", "cortex", "learned_second"): [0.95, 0.95, 0.95],
+                      ("none", "cortex", "retention_drop_first"): [1.9, 1.7, 1.8],
+                      ("replay_distill", "student", "final_first"): [0.8, 1.0, 0.9],
+                      ("replay_distill", "student", "learned_second"): [0.9, 0.9, 0.9],
+                      ("distill", "student", "final_first"): [-1.0, -0.8, -0.9],
+                      ("distill", "student", "learned_second"): [0.9, 0.9, 0.9]})
+    text = findings.markdown(frame, REPS, SEED)
+    assert "`replay_distill` +1.800 [+1.800, +1.800] (higher; lower on 0 of 3 seeds)" in text
+    assert "`distill` +0.000 [+0.000, +0.000] (no difference detected; lower on 0 of 3 seeds)" in text
