@@ -166,8 +166,17 @@ class CorticalLearner:
         optimizer = self.model.actor.optimizer if self.algorithm == "sac" else self.model.policy.optimizer
         self._penalty_hooks.append(optimizer.register_step_pre_hook(add_penalty_gradient))
 
-    def parameters_finite(self) -> bool:
-        return all(bool(torch.isfinite(p).all()) for p in self.model.policy.parameters())
+    def policy_finite(self) -> bool:
+        """Whether the policy can still act: every weight finite and, for PPO, the Gaussian's
+        std exp(log_std) finite and positive (a huge step can push log_std out of float range
+        while every weight stays finite)."""
+        if not all(bool(torch.isfinite(p).all()) for p in self.model.policy.parameters()):
+            return False
+        log_std = getattr(self.model.policy, "log_std", None)
+        if log_std is None:
+            return True
+        std = torch.exp(log_std.detach())
+        return bool(torch.isfinite(std).all() and (std > 0).all())
 
     def set_env(self, venv, context_changed: bool = True) -> None:
         """Continue on another env (weights kept; optimizer moments reset on a context switch

@@ -51,3 +51,10 @@ class DivergenceGuard(BaseCallback):
             if not torch.isfinite(parameter).all():
                 raise DivergenceError(f"{self.phase} diverged at step {self.num_timesteps}: parameter {name} "
                                       "is not finite; lower agent.hyperparameters.learning_rate")
+        log_std = getattr(self.model.policy, "log_std", None)  # PPO: a weight can be finite, its exp not
+        if log_std is not None:
+            std = torch.exp(log_std.detach())
+            if not (torch.isfinite(std).all() and (std > 0).all()):
+                raise DivergenceError(f"{self.phase} diverged at step {self.num_timesteps}: the action std "
+                                      "exp(log_std) is not finite and positive; lower "
+                                      "agent.hyperparameters.learning_rate")

@@ -170,10 +170,11 @@ class Experiment:
         try:
             self.learner.learn(phase.steps, callback=[callback, curve, DivergenceGuard(name)])
         except ValueError as error:  # torch refuses a NaN distribution inside SB3's update
-            if self.learner.parameters_finite():
+            if self.learner.policy_finite():
                 raise
             raise DivergenceError(f"{name} diverged at step {self.learner.model.num_timesteps}: the policy's "
-                                  "parameters are not finite; lower agent.hyperparameters.learning_rate") from error
+                                  "parameters or its action std are not finite; lower "
+                                  "agent.hyperparameters.learning_rate") from error
         finally:
             self.learner.set_wake_penalty(None)
         self.strategy.on_wake_end(self.learner, self.memory, task)

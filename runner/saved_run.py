@@ -18,6 +18,7 @@ from omegaconf import OmegaConf
 
 from agents.cortex import CorticalLearner
 from agents.subcortical import SubcorticalPolicy
+from envs.contexts import describe_context
 from envs.family import TaskFamily
 from runner import checkpoints
 
@@ -101,7 +102,7 @@ class SavedRun:
         named = [label for label, value in contexts.items() if value == context]
         if len(named) == 1:
             return named[0]
-        allowed = ", ".join(f"{label} ({value})" for label, value in contexts.items())
+        allowed = ", ".join(f"{label} ({describe_context(value)})" for label, value in contexts.items())
         raise ValueError(f"context={context!r} is not allowed: this run's contexts are {allowed}")
 
     @staticmethod

@@ -274,7 +274,7 @@ def test_pc_reset_reinitialises_the_active_column_before_each_new_task():
                                       strict=True))
     fresh = split(policy)[0]
     learner.learn(128)  # and it learns from there
-    assert any(not torch.equal(v, policy.state_dict()[k]) for k, v in fresh.items()) and learner.parameters_finite()
+    assert any(not torch.equal(v, policy.state_dict()[k]) for k, v in fresh.items()) and learner.policy_finite()
 
     strategy.on_wake_end(learner, memory, 1)
     same = split(policy)

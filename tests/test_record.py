@@ -86,7 +86,7 @@ def run_dir(tmp_path_factory) -> Path:
 def test_the_command_line_writes_a_gif_of_the_requested_size_and_every_frame(gl, run_dir: Path, tmp_path: Path):
     out = tmp_path / "wake.gif"
     done = subprocess.run([sys.executable, str(SCRIPT), "video", "--run-dir", str(run_dir), "--phase", "wake_A",
-                           "--context", "curl_ccw", "--episodes", "2", "--fps", "25", "--width", "64",
+                           "--context", "B", "--episodes", "2", "--fps", "25", "--width", "64",
                            "--height", "48", "--trace", "hand", "--out", str(out)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -135,7 +135,7 @@ def test_captions_and_times_sit_beside_and_above_the_tiles(gl, record, run_dir: 
 
 
 @pytest.mark.parametrize(("args", "named", "allowed"), [
-    (["video", "--context", "C"], "context='C'", "A (curl_cw), B (curl_ccw)"),
+    (["video", "--context", "C"], "context='C'", "A (curl_field=30), B (curl_field=-30)"),
     (["video", "--policy", "thalamic"], "--policy", "'cortical', 'subcortical'"),
     (["strip", "--row", "policy=thalamic"], "policy='thalamic'", "['cortical', 'subcortical']"),
     (["video", "--phase", "01_test"], "phase='01_test'", "00_wake_A, 02_sleep"),
@@ -157,3 +157,15 @@ def test_a_directory_without_a_saved_config_is_refused(record, tmp_path, capsys)
     with pytest.raises(SystemExit):
         record("video", "--run-dir", str(tmp_path), "--out", str(tmp_path / "x.mp4"))
     assert "has no saved config" in capsys.readouterr().err
+
+
+def test_a_context_is_named_by_its_label_or_by_the_preset_it_is():
+    from types import SimpleNamespace
+
+    from runner.saved_run import SavedRun
+
+    run = SimpleNamespace(family=SimpleNamespace(contexts={"A": "curl_cw", "B": {"curl_field": -30.0}}))
+    assert SavedRun.label(run, "A") == "A" and SavedRun.label(run, "curl_cw") == "A"
+    assert SavedRun.label(run, "B") == "B"
+    with pytest.raises(ValueError, match=r"this run's contexts are A \(curl_cw\), B \(curl_field=-30\)"):
+        SavedRun.label(run, "curl_ccw")
