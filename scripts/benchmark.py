@@ -58,14 +58,16 @@ def shares_wake(option: str) -> bool:
     return bool(getattr(_strategy_class(option), "shares_wake", False))
 
 
-def first_wake_plain(option: str, extra: list[str] | tuple[str, ...] = ()) -> bool:
+def first_wake_plain(option: str, extra: list[str] | tuple[str, ...] = (), family: str = "reach") -> bool:
     """Whether the option's first wake is plain fine-tuning (shared through the cache), asked of
-    the strategy the runs build: its config with the grid's extra overrides."""
+    the strategy the runs build: its config with the family and the grid's extra overrides (which
+    may address the family's own env keys)."""
     from hydra.utils import instantiate
 
     from runner.build import compose_config
 
-    return bool(instantiate(compose_config([f"consolidation={option}", *extra]).consolidation).plain_wake(0))
+    cfg = compose_config([f"env={family}", f"consolidation={option}", *extra])
+    return bool(instantiate(cfg.consolidation).plain_wake(0))
 
 
 def run_experiment(overrides: list[str], run_dir: str) -> float:
@@ -101,7 +103,7 @@ def grid(experiment: str, families: list[str], strategies: list[str], seeds: lis
         leaders.append(followers.pop(0))
     # the run computing the shared first wake goes first, then those sharing no wake, so that the
     # baselines whose first wake is plain find it in the cache instead of waiting on its lock
-    leaders.sort(key=lambda s: (s != "none", first_wake_plain(s, extra)))
+    leaders.sort(key=lambda s: (s != "none", first_wake_plain(s, extra, families[0])))
     # a follower that steps the env in sleep (the awake control) takes ten times the others:
     # first in its seed, so that the grid does not end on one long run with the other workers idle
     followers.sort(key=lambda s: not getattr(_strategy_class(s), "takes_env_steps", False))

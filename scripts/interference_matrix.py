@@ -156,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="Hydra overrides of the composed config (e.g. env.context_cue=false)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "interference")
     parser.add_argument("--readme", action="store_true", help="write the tables into README.md between markers")
+    parser.add_argument("--readme-block", default="interference", help="the README block --readme replaces")
     parser.add_argument("--from-saved", action="store_true",
                         help="no training: read the saved results under --out and print/write tables")
     args = parser.parse_args(argv)
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("  not met:", note)
             tables.append(table)
     if args.readme:
-        replace_readme_block("interference", "\n\n".join(tables))
+        replace_readme_block(args.readme_block, "\n\n".join(tables))
     return 0 if all_ok else 1
 
 

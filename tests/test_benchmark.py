@@ -40,6 +40,13 @@ def test_the_first_wake_is_asked_of_the_strategy_built_from_its_config_and_the_g
         benchmark.first_wake_plain("progress_compress", ["consolidation.ewc_lambda=-1"])
 
 
+def test_overrides_of_the_family_s_own_env_keys_are_composed_with_that_family(tmp_path):
+    # a balance context given as a dict of balance fields must not be merged into reach's contexts
+    runs = benchmark.grid("bench", ["balance"], ["ewc", "none"], [0], tmp_path,
+                          ["env.contexts.A={gravity_tilt_deg:-20.0}"])
+    assert [label for label, _, _ in runs] == ["balance/none/seed0", "balance/ewc/seed0"]
+
+
 def test_the_awake_control_comes_first_among_the_runs_that_reuse_wakes(tmp_path):
     runs = benchmark.grid("bench", ["reach"], ["gated", "awake_control", "none", "full"], [0], tmp_path, [])
     assert [label.split("/")[1] for label, _, _ in runs] == ["none", "awake_control", "gated", "full"]
