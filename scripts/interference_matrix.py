@@ -18,6 +18,7 @@ Learners (``--learner``, one registry):
     python scripts/interference_matrix.py --family both --learner cortex sb3 --readme
     python scripts/interference_matrix.py --family reach --learner sb3 --override env.context_cue=false
     python scripts/interference_matrix.py --from-saved --readme     # README tables from results/, no training
+    python scripts/interference_matrix.py --from-saved a.json b.json  # the tables of named saved files
 """
 
 from __future__ import annotations
@@ -157,18 +158,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "interference")
     parser.add_argument("--readme", action="store_true", help="write the tables into README.md between markers")
     parser.add_argument("--readme-block", default="interference", help="the README block --readme replaces")
-    parser.add_argument("--from-saved", action="store_true",
-                        help="no training: read the saved results under --out and print/write tables")
+    parser.add_argument("--from-saved", nargs="*", type=Path, metavar="FILE",
+                        help="no training: print/write the tables of these saved files (none given: the files of "
+                             "--family and --learner under --out)")
     args = parser.parse_args(argv)
     families = list(FAMILIES) if args.family == "both" else [args.family]
     if args.steps is not None and args.steps < 1:
         parser.error(f"--steps={args.steps} is not allowed: expected an integer >= 1")
     torch.set_num_threads(1)
     tables, all_ok = [], True
+    if args.from_saved:  # named files, in the order given
+        for path in args.from_saved:
+            result = json.loads(path.read_text())
+            tables.append(markdown(result))
+            print("\n" + tables[-1] + "\n")
+            all_ok &= verdict(result)[0]
+        if args.readme:
+            replace_readme_block(args.readme_block, "\n\n".join(tables))
+        return 0 if all_ok else 1
     for family_name in families:
         for learner in args.learner:
             saved = saved_path(args.out, family_name, learner)
-            if args.from_saved:
+            if args.from_saved is not None:
                 result = json.loads(saved.read_text())
             else:
                 cfg = compose_config([f"env={family_name}", *args.override])  # bad overrides fail here, before training
