@@ -14,6 +14,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy
 from torch import nn
 
+from agents.guards import action_std_finite
 from agents.plasticity import Plasticity
 from agents.plasticity_diagnostics import PlasticityLogger
 
@@ -170,13 +171,8 @@ class CorticalLearner:
         """Whether the policy can still act: every weight finite and, for PPO, the Gaussian's
         std exp(log_std) finite and positive (a huge step can push log_std out of float range
         while every weight stays finite)."""
-        if not all(bool(torch.isfinite(p).all()) for p in self.model.policy.parameters()):
-            return False
-        log_std = getattr(self.model.policy, "log_std", None)
-        if log_std is None:
-            return True
-        std = torch.exp(log_std.detach())
-        return bool(torch.isfinite(std).all() and (std > 0).all())
+        return (all(bool(torch.isfinite(p).all()) for p in self.model.policy.parameters())
+                and action_std_finite(self.model.policy))
 
     def set_env(self, venv, context_changed: bool = True) -> None:
         """Continue on another env (weights kept; optimizer moments reset on a context switch

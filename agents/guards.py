@@ -13,6 +13,17 @@ import torch
 from stable_baselines3.common.callbacks import BaseCallback
 
 
+def action_std_finite(policy) -> bool:
+    """Whether a PPO policy's Gaussian std exp(log_std) is finite and positive: a huge step can
+    push log_std out of float range while every weight stays finite. True for policies without a
+    state-independent log_std (SAC)."""
+    log_std = getattr(policy, "log_std", None)
+    if log_std is None:
+        return True
+    std = torch.exp(log_std.detach())
+    return bool(torch.isfinite(std).all() and (std > 0).all())
+
+
 class DivergenceError(RuntimeError):
     """A phase's loss or weights became NaN/inf, or its loss exceeded the configured limit."""
 
@@ -51,10 +62,7 @@ class DivergenceGuard(BaseCallback):
             if not torch.isfinite(parameter).all():
                 raise DivergenceError(f"{self.phase} diverged at step {self.num_timesteps}: parameter {name} "
                                       "is not finite; lower agent.hyperparameters.learning_rate")
-        log_std = getattr(self.model.policy, "log_std", None)  # PPO: a weight can be finite, its exp not
-        if log_std is not None:
-            std = torch.exp(log_std.detach())
-            if not (torch.isfinite(std).all() and (std > 0).all()):
-                raise DivergenceError(f"{self.phase} diverged at step {self.num_timesteps}: the action std "
-                                      "exp(log_std) is not finite and positive; lower "
-                                      "agent.hyperparameters.learning_rate")
+        if not action_std_finite(self.model.policy):
+            raise DivergenceError(f"{self.phase} diverged at step {self.num_timesteps}: the action std "
+                                  "exp(log_std) is not finite and positive; lower "
+                                  "agent.hyperparameters.learning_rate")

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from reporting.intervals import interval
+from reporting.intervals import interval, interval_verdict
 from reporting.tidy import METRICS
 
 COMPARED = ("learned_first", "learned_second", "retention_drop_first", "final_first")  # what a condition changes
@@ -49,12 +49,6 @@ def paired_differences(first: pd.DataFrame, second: pd.DataFrame, reps: int, see
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def verdict(low: float, high: float) -> str:
-    if math.isnan(low):
-        return "n/a"
-    return "higher" if low > 0 else "lower" if high < 0 else "no difference detected"
-
-
 def markdown(table: pd.DataFrame, first_name: str, second_name: str) -> str:
     """One table per family: rows (strategy, policy), columns per metric 'first / second, difference [CI]'."""
     out = []
@@ -73,7 +67,7 @@ def markdown(table: pd.DataFrame, first_name: str, second_name: str) -> str:
                 r = by_metric.loc[metric]
                 cells.append("n/a" if math.isnan(r["difference"]) else
                              f"{r['first']:.2f} / {r['second']:.2f}, {r['difference']:+.2f} "
-                             f"[{r['low']:+.2f}, {r['high']:+.2f}] ({verdict(r['low'], r['high'])})")
+                             f"[{r['low']:+.2f}, {r['high']:+.2f}] ({interval_verdict(r['low'], r['high'])})")
             lines.append(f"| {strategy} | {policy} | {int(group['seeds'].max())} | " + " | ".join(cells) + " |")
         out.append("\n".join(lines))
     return "\n\n".join(out)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from reporting.intervals import interval, mean_interval_text
+from reporting.intervals import interval, interval_verdict, mean_interval_text
 
 LEARNED = 0.9                       # the bar for "learned"
 CEILING = 1.05                      # a raw score above this beats the reference that defines 1
@@ -51,9 +51,8 @@ class Findings:
             return "n/a (no common seeds)"
         diff = (a[seeds] - b[seeds]).to_numpy()
         point, low, high = interval(diff, "mean", self.reps, self.seed)
-        verdict = "higher" if low > 0 else "lower" if high < 0 else "no difference detected"
-        return (f"{point:+.3f} [{low:+.3f}, {high:+.3f}] ({verdict}; lower on {int((diff < 0).sum())} of "
-                f"{len(diff)} seeds)")
+        return (f"{point:+.3f} [{low:+.3f}, {high:+.3f}] ({interval_verdict(low, high)}; "
+                f"lower on {int((diff < 0).sum())} of {len(diff)} seeds)")
 
     def sentences(self) -> list[str]:
         out = []

@@ -83,6 +83,13 @@ def interval(values: Sequence[float] | np.ndarray, aggregate: str, reps: int, se
     return float(points["x"][0]), float(intervals["x"][0, 0]), float(intervals["x"][1, 0])
 
 
+def interval_verdict(low: float, high: float) -> str:
+    """What an interval of a difference says: "higher" or "lower" only when it excludes zero."""
+    if math.isnan(low):
+        return "n/a"
+    return "higher" if low > 0 else "lower" if high < 0 else "no difference detected"
+
+
 def mean_interval_text(values: Sequence[float] | np.ndarray, reps: int, seed: int) -> str:
     """'mean [low, high]' over the per-seed ``values`` (two decimals), or 'n/a' when none is finite."""
     point, low, high = interval(values, "mean", reps, seed)

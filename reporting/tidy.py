@@ -62,9 +62,9 @@ def run_metrics(run: Run) -> list[dict[str, Any]]:
     wake, the student after the sleep that follows); ``retention_drop_first`` (bounded A learned
     minus bounded A at the end); ``retention_ratio_first`` (raw A at the end over A learned, n/a
     below 0.5); ``final_first`` (bounded A at the end); ``max_raw_score`` (the highest raw score
-    anywhere in the policy's R: a trained policy above about 1 beats the reference). Student only: ``fidelity_first``
-    (student / cortex score on A at the student's row for A) and ``parameter_ratio``. Cortex
-    only: ``bounded_forward_transfer_second`` (below).
+    anywhere in the policy's R: a trained policy above about 1 beats the reference). Student
+    only: ``fidelity_first`` (student / cortex score on A at the student's row for A) and
+    ``parameter_ratio``. Cortex only: ``bounded_forward_transfer_second`` (below).
     """
     results = run.results
     computed = metrics_of(results)

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from reporting import conditions
+from reporting.intervals import interval_verdict
 
 
 def frame(values: dict[tuple[str, str, str], list[float]], seeds=range(4)) -> pd.DataFrame:
@@ -25,7 +26,7 @@ def test_difference_is_paired_by_seed_and_its_interval_excludes_zero():
     assert row["first"] == pytest.approx(0.25) and row["second"] == pytest.approx(0.75)
     assert row["difference"] == pytest.approx(-0.5)
     assert row["high"] < 0
-    assert conditions.verdict(row["low"], row["high"]) == "lower"
+    assert interval_verdict(row["low"], row["high"]) == "lower"
 
 
 def test_only_common_seeds_and_common_keys_are_compared():
