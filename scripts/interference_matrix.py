@@ -9,8 +9,9 @@ both directions and with both learners, [A, A] >= 0.9 and [A, B] <= 0.5 [A, A]; 
 above 1.05 on the diagonal, which would mean the reference is no ceiling (issue 12).
 
 Learners (``--learner``, one registry):
-  cortex  the project's cortical learner exactly as the composed config builds it (agent=ppo:
-          256x256, tanh-bounded mean, 8 envs; README, "Choice of the cortical learner")
+  cortex  the project's cortical learner exactly as the family's benchmark preset
+          (experiment=bench_<family>) builds it, trained for that preset's first wake budget
+          (agent=ppo: 256x256, 8 envs; README, "Choice of the cortical learner")
   sb3     stable-baselines3 PPO at its library defaults (MlpPolicy 64x64, one env, n_steps
           2048, batch 64, no gradient-clip or entropy changes), a learner nobody tuned for
           this testbed
@@ -61,11 +62,18 @@ def sb3_default_learner(cfg) -> CorticalLearner:
                            reset_optimizer_on_switch=False)
 
 
-# learner name -> (builder from the composed config, training steps per context by family)
-LEARNERS: dict[str, tuple[Callable, dict[str, int]]] = {
-    "cortex": (cortex_learner, {"reach": 150_000, "balance": 100_000}),   # the bench wake budgets
+# learner name -> (builder from the composed config, training steps per context by family;
+# None: the first wake budget of the composed benchmark preset)
+LEARNERS: dict[str, tuple[Callable, dict[str, int] | None]] = {
+    "cortex": (cortex_learner, None),                                      # the bench wake budgets
     "sb3": (sb3_default_learner, {"reach": 300_000, "balance": 200_000}),  # slower at its defaults
 }
+
+
+def budget(learner: str, family_name: str, cfg) -> int:
+    """Training steps per context: the learner's own, or the benchmark preset's first wake."""
+    steps = LEARNERS[learner][1]
+    return int(cfg.protocol.phases[0].steps) if steps is None else steps[family_name]
 
 
 def measure(family: TaskFamily, cfg, learner: str, seeds: list[int], steps: int, n_eval: int) -> dict:
@@ -182,9 +190,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.from_saved is not None:
                 result = json.loads(saved.read_text())
             else:
-                cfg = compose_config([f"env={family_name}", *args.override])  # bad overrides fail here, before training
+                # the family's benchmark preset; bad overrides fail here, before training
+                cfg = compose_config([f"experiment=bench_{family_name}", *args.override])
                 family = instantiate(cfg.env)
-                steps = args.steps or LEARNERS[learner][1][family_name]
+                steps = args.steps or budget(learner, family_name, cfg)
                 print(f"{family_name}, {learner}: training on {family.contexts} for seeds {args.seeds}", flush=True)
                 result = measure(family, cfg, learner, args.seeds, steps, args.n_eval)
                 result["overrides"] = list(args.override)

@@ -41,6 +41,7 @@ def W(context):  # noqa: N802  (reads like the phase lists in the configs' comme
 S = ("sleep", None)
 
 CURL_30 = {"A": {"curl_field": 30.0}, "B": {"curl_field": -30.0}}  # the reach family's default contexts
+TILT_20 = {"A": {"gravity_tilt_deg": -20.0}, "B": {"gravity_tilt_deg": 20.0}}  # the balance family's
 
 # preset -> (protocol option, env contexts, phases with their automatic tests, wake steps in order)
 EXPECTED = {
@@ -60,9 +61,9 @@ EXPECTED = {
                                   [200_000, 100_000, 400_000, 100_000, 200_000]),
     "paradigm_rotation_2x": ("rotation_2x", {"A": "rot_plus30", "B": "rot_minus30", "N": "null"},
                              [W("A"), T, W("B"), T, S, T, W("A"), T, S, T], [400_000, 400_000, 200_000]),
-    "paradigm_balance_switching": ("balance_switching", {"A": "tilt_left", "B": "tilt_right"},
+    "paradigm_balance_switching": ("balance_switching", TILT_20,
                                    [W("A"), T, S, T, W("B"), T, S, T, W("A"), T, S, T, W("B"), T, S, T],
-                                   [150_000] * 4),
+                                   [250_000] * 4),
 }
 
 
