@@ -13,6 +13,7 @@ from reporting.intervals import interval, interval_verdict, mean_interval_text
 
 LEARNED = 0.9                       # the bar for "learned"
 CEILING = 1.05                      # a raw score above this beats the reference that defines 1
+PLASTICITY_BAR = 1.5                # B from A's weights within this many times A's from-scratch steps
 REPLAY_STUDENTS = ("replay_distill", "gated", "gated_shuffled", "full")
 CORTEX_BASELINES = ("l2", "ewc", "online_ewc", "mas", "clear", "progress_compress")
 
@@ -64,6 +65,9 @@ class Findings:
                 f"({self.mean('none', 'cortex', 'learned_second')}).")
             out.append(f"**Fine-tuning forgets** {self.mean('none', 'cortex', 'retention_drop_first')} of A "
                        "(A learned minus A at the end).")
+            plasticity = self.plasticity()
+            if plasticity:
+                out.append(plasticity)
         students = [s for s in (*REPLAY_STUDENTS, "distill", "scratch_student") if self.has(s, "student")]
         if students:
             parts = [f"`{s}` {self.mean(s, 'student', 'final_first')} (B {self.mean(s, 'student', 'learned_second')})"
@@ -102,6 +106,24 @@ class Findings:
         if best:
             out.append(f"**Best average performance** (bounded): {best}.")
         return out
+
+    def plasticity(self, bar: float = PLASTICITY_BAR) -> str:
+        """How fast the fine-tuned cortex learned B from A's weights against A from scratch, on
+        the wake training curves (``tidy.steps_to_learn``): seeds whose A curve never reached 0.9
+        have no reference and are left out; a B curve that never reached it is not within the bar."""
+        a = self.values("none", "cortex", "steps_to_learn_first")
+        if a.empty:
+            return ""
+        b = self.frame[(self.frame["strategy"] == "none") & (self.frame["policy"] == "cortex")
+                       & (self.frame["metric"] == "steps_to_learn_second")].set_index("seed")["value"].astype(float)
+        ratio = b.reindex(a.index) / a          # NaN where B never reached 0.9
+        within = int((ratio <= bar).sum())
+        missed = int(ratio.isna().sum())
+        median = float(ratio.fillna(float("inf")).median())
+        return (f"**Plasticity** (`none` cortex, training curves): B from A's weights reached {LEARNED} within "
+                f"{bar}x the steps A took from scratch on {within} of {len(a)} seeds (median ratio {median:.2f}; "
+                f"B's curve never reached {LEARNED} on {missed}); A's curve stands in for B from scratch, and "
+                f"seeds whose A curve never reached {LEARNED} are left out.")
 
     def ceiling(self) -> str:
         """Whether any trained policy beats the reference: the highest raw score over every run's R."""

@@ -44,9 +44,11 @@ SHARED_METRICS = ("bounded_average_performance", "learned_first", "learned_secon
                   "retention_ratio_first", "final_first", "max_raw_score")
 POLICY_METRICS = {  # which metric means something for which policy
     "student": (*SHARED_METRICS, "fidelity_first", "parameter_ratio"),
-    # forward transfer is measured on wake learning curves, and only the cortex learns in wake
-    "cortex": (*SHARED_METRICS, "bounded_forward_transfer_second"),
+    # forward transfer and plasticity are measured on wake learning curves, and only the cortex learns in wake
+    "cortex": (*SHARED_METRICS, "bounded_forward_transfer_second", "steps_to_learn_first", "steps_to_learn_second"),
 }
+# in runs.csv and the findings, not in the tables: training steps, not scores
+CURVE_METRICS = ("steps_to_learn_first", "steps_to_learn_second")
 ABA_METRICS = {
     "retention_after_second": "retention of A after B",
     "savings_first": "savings on relearning A",
@@ -64,7 +66,8 @@ def run_metrics(run: Run) -> list[dict[str, Any]]:
     below 0.5); ``final_first`` (bounded A at the end); ``max_raw_score`` (the highest raw score
     anywhere in the policy's R: a trained policy above about 1 beats the reference). Student
     only: ``fidelity_first`` (student / cortex score on A at the student's row for A) and
-    ``parameter_ratio``. Cortex only: ``bounded_forward_transfer_second`` (below).
+    ``parameter_ratio``. Cortex only: ``bounded_forward_transfer_second`` and
+    ``steps_to_learn_first`` / ``steps_to_learn_second`` (below).
     """
     results = run.results
     computed = metrics_of(results)
@@ -84,6 +87,7 @@ def run_metrics(run: Run) -> list[dict[str, Any]]:
         }
     values["student"].update(fidelity_first=computed["fidelity"][first], parameter_ratio=computed["parameter_ratio"])
     values["cortex"]["bounded_forward_transfer_second"] = bounded_forward_transfer_second(results)
+    values["cortex"].update(zip(CURVE_METRICS, steps_to_learn(results), strict=True))
     slept = run.slept
     rows = []
     for policy, metric_names in POLICY_METRICS.items():
@@ -115,6 +119,21 @@ def bounded_forward_transfer_second(results: dict[str, Any]) -> float:
     if not reference or not curve or not reference.get("steps") or not curve.get("steps"):
         return math.nan
     return metrics.bounded_forward_transfer(curve["steps"], curve["score"], reference["steps"], reference["score"])
+
+
+def steps_to_learn(results: dict[str, Any], threshold: float = 0.9) -> tuple[float, float]:
+    """Training steps A's first wake (from scratch) and B's first wake (from A's weights) took to
+    reach ``threshold`` on their training curves, each counted from its wake's start; NaN when a
+    curve never reaches it or is missing. Their ratio is the plasticity study's measure (README,
+    "Plasticity of the cortex") with A's curve standing in for B from scratch, as in
+    ``bounded_forward_transfer_second``."""
+    steps = []
+    for task in results["tasks"][:2]:
+        index = first_wake(results, task)
+        curve = results["phases"][index].get("curve") if index is not None else None
+        steps.append(metrics.steps_to_threshold(curve["steps"], curve["score"], threshold)
+                     if curve and curve.get("steps") else math.nan)
+    return (*steps, *[math.nan] * (2 - len(steps)))
 
 
 def aba_metrics(run: Run) -> list[dict[str, Any]]:

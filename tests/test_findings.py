@@ -90,3 +90,20 @@ def test_sleep_against_fine_tuning_pairs_each_student_with_the_fine_tuned_cortex
     text = findings.markdown(frame, REPS, SEED)
     assert "`replay_distill` +1.800 [+1.800, +1.800] (higher; lower on 0 of 3 seeds)" in text
     assert "`distill` +0.000 [+0.000, +0.000] (no difference detected; lower on 0 of 3 seeds)" in text
+
+
+def test_plasticity_counts_seeds_within_the_bar_and_b_curves_that_never_got_there():
+    nan = float("nan")
+    frame = frame_of({("none", "cortex", "final_first"): [0.0] * 5,
+                      ("none", "cortex", "learned_first"): [0.95] * 5,
+                      ("none", "cortex", "learned_second"): [0.95] * 5,
+                      ("none", "cortex", "retention_drop_first"): [0.9] * 5,
+                      # A from scratch: 100k steps on four seeds; seed 4's curve never reached 0.9
+                      ("none", "cortex", "steps_to_learn_first"): [100e3, 100e3, 100e3, 100e3, nan],
+                      # B from A's weights: 0.6x, 1.5x (on the bar), 1.6x, never
+                      ("none", "cortex", "steps_to_learn_second"): [60e3, 150e3, 160e3, nan, 50e3]})
+    text = findings.Findings(frame, "reach", REPS, SEED).plasticity()
+    assert "within 1.5x the steps A took from scratch on 2 of 4 seeds" in text
+    assert "median ratio 1.55" in text            # of 0.6, 1.5, 1.6 and never (infinite)
+    assert "never reached 0.9 on 1)" in text
+    assert "**Plasticity**" in findings.markdown(frame, REPS, SEED)

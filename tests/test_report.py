@@ -191,7 +191,7 @@ def test_table_estimates_equal_numpy_and_scipy_over_seeds(built):
         for name in ("iqm", "mean"):
             assert getattr(row, f"{name}_low") <= getattr(row, name) <= getattr(row, f"{name}_high")
         checked += 1
-    assert checked == 2 * (8 + 8 + 9)  # per family: none cortex, full cortex, full student
+    assert checked == 2 * (10 + 10 + 9)  # per family: none cortex, full cortex, full student (cortex: 2 step counts)
 
 
 @pytest.mark.parametrize("aggregate, statistic", [("mean", np.mean),
