@@ -214,3 +214,15 @@ def _seed_from_name(name: str, path: Path, results: dict[str, Any]) -> int:
     if "seed" in results and int(results["seed"]) != seed:
         raise ValueError(f"{path}: field 'seed' is {results['seed']} but the path says seed {seed}")
     return seed
+
+
+def worker_minutes(runs: Iterable[Run]) -> dict[str, float]:
+    """Minutes of worker time the runs' phases took, per family: each phase's recorded wall time,
+    summed over the runs (a phase taken from the cache records about 0 s, so a shared wake counts
+    once, in the run that computed it). Divided by the workers it bounds the wall time of the
+    grid from below on a machine that ran nothing else."""
+    minutes: dict[str, float] = {}
+    for run in runs:
+        seconds = sum(float(phase.get("seconds") or 0.0) for phase in run.results["phases"])
+        minutes[run.family] = minutes.get(run.family, 0.0) + seconds / 60
+    return dict(sorted(minutes.items()))

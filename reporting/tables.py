@@ -110,12 +110,16 @@ def timing_line(timing: dict[str, Any] | None) -> str:
     def number(value: Any) -> str:
         return "n/a" if value is None else f"{value:.1f}"
     line = (f"Benchmark time: {number(timing.get('minutes'))} min for {timing.get('runs', 'n/a')} runs on "
-            f"{timing.get('jobs', 'n/a')} worker(s) with the phase cache")
+            f"{timing.get('jobs', 'n/a')} worker(s) with the phase cache" if timing.get("minutes") is not None
+            else "Benchmark time: n/a (no wall time of the whole grid)")
     cache = timing.get("cache_timing")
     if cache:
         line += (f"; the cache on a smaller grid ({cache.get('grid')}) in the same run: "
                  f"{number(cache.get('minutes_without_cache'))} min without, "
                  f"{number(cache.get('minutes_with_cache'))} min with it")
+    if timing.get("worker_minutes"):
+        line += ("; worker time of the runs' phases (each phase's wall time, summed; cached phases count once): "
+                 + ", ".join(f"{family} {number(m)} min" for family, m in timing["worker_minutes"].items()))
     if timing.get("end_to_end_minutes") is not None:
         line += (f"; end to end (scripts/reproduce.sh after its setup: the cache timing, the runs and this "
                  f"report) {number(timing['end_to_end_minutes'])} min")

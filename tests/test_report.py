@@ -53,10 +53,11 @@ def _sleep(index: int, strategy: str, slept: bool, seed: int) -> dict:
 
 def ab_results(family: str, strategy: str, seed: int, cortex_a: float, student_a: float, slept: bool) -> dict:
     """A finished A-sleep-B-sleep run with a test after every phase (8 phases, 4 rows of R)."""
-    phases = [{"index": 0, "kind": "wake", "name": "wake_A", "context": "A", "curve": CURVE_A_FROM_SCRATCH},
+    phases = [{"index": 0, "kind": "wake", "name": "wake_A", "context": "A", "curve": CURVE_A_FROM_SCRATCH,
+               "seconds": 30.0},
               {"index": 1, "kind": "test", "name": "test"}, _sleep(2, strategy, slept, seed),
               {"index": 3, "kind": "test", "name": "test"},
-              {"index": 4, "kind": "wake", "name": "wake_B", "context": "B", "curve": CURVE_B},
+              {"index": 4, "kind": "wake", "name": "wake_B", "context": "B", "curve": CURVE_B, "seconds": 60.0},
               {"index": 5, "kind": "test", "name": "test"}, _sleep(6, strategy, slept, seed),
               {"index": 7, "kind": "test", "name": "test"}]
     student = [[0.0, 0.0], [1.0, -1.0], [1.0, -1.0], [student_a, 1.0]] if slept else [[-0.3, -0.3]] * 4
@@ -278,9 +279,25 @@ def test_readme_without_markers_fails_by_name_and_is_left_as_it_was(built, tmp_p
 def test_timing_is_reported_as_measured_and_na_when_absent(built):
     text = (built["out"] / "report.md").read_text()
     assert ("Benchmark time: 12.5 min for 20 runs on 2 worker(s) with the phase cache; the cache on a "
-            "smaller grid (reach x none gated x seed 100) in the same run: 48.0 min without, 20.2 min with it.") in text
-    assert json.loads((built["out"] / "timing.json").read_text()) == built["timing"]
+            "smaller grid (reach x none gated x seed 100) in the same run: 48.0 min without, "
+            "20.2 min with it; ") in text
+    # the runs' own phase times: 2 strategies x 5 seeds x (30 + 60) s per family = 15 min
+    assert json.loads((built["out"] / "timing.json").read_text()) == \
+        {**built["timing"], "worker_minutes": {"balance": 15.0, "reach": 15.0}}
+    assert "; worker time of the runs' phases (each phase's wall time, summed; cached phases count once): " \
+           "balance 15.0 min, reach 15.0 min." in text
     assert tables.timing_line(None) == "Benchmark time: n/a."
+    assert tables.timing_line({"worker_minutes": {"reach": 3.0}}).startswith(
+        "Benchmark time: n/a (no wall time of the whole grid); worker time")
+
+
+def test_plasticity_is_read_from_the_wake_curves(built):
+    """A's curve reaches 0.9 at 5000 steps, B's (from A's weights) at 6000: ratio 1.2 on every seed."""
+    frame = built["frame"]
+    assert set(_values(frame, "reach", "none", "cortex", "steps_to_learn_first")) == {5000.0}
+    assert set(_values(frame, "reach", "none", "cortex", "steps_to_learn_second")) == {6000.0}
+    assert "within 1.5x the steps A took from scratch on 5 of 5 seeds (median ratio 1.20" in \
+        (built["out"] / "report.md").read_text()
     assert tables.read_timing(built["tmp"] / "missing.json") is None
 
 
@@ -296,7 +313,7 @@ def test_started_adds_the_time_since_then_to_the_saved_timing_and_the_line(built
     assert code == 0
     saved = json.loads((out / "timing.json").read_text())
     assert 1.5 <= saved["end_to_end_minutes"] < 3.0
-    assert {k: v for k, v in saved.items() if k != "end_to_end_minutes"} == built["timing"]
+    assert {k: v for k, v in saved.items() if k not in ("end_to_end_minutes", "worker_minutes")} == built["timing"]
     line = tables.timing_line(saved)
     assert line.endswith(f"; end to end (scripts/reproduce.sh after its setup: the cache timing, the runs and this "
                          f"report) {saved['end_to_end_minutes']:.1f} min.")
