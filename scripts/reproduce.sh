@@ -4,7 +4,7 @@
 # cache-vs-no-cache timing on a small grid), then the report (tables with rliable intervals,
 # figures, per-run CSV, the README's results block). Restartable: finished runs are kept.
 #
-#   ./scripts/reproduce.sh                 # about 58 min on 2 cores after the setup (57.9 measured)
+#   ./scripts/reproduce.sh                 # hours on 2 cores at the issue-12 budgets (worker time: the report's timing line)
 #   JOBS=4 OUT=/scratch/bench ./scripts/reproduce.sh
 #
 # A cluster runs the same grid through Hydra's launchers instead (README, "Beyond one machine").
