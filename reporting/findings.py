@@ -114,8 +114,7 @@ class Findings:
         a = self.values("none", "cortex", "steps_to_learn_first")
         if a.empty:
             return ""
-        b = self.frame[(self.frame["strategy"] == "none") & (self.frame["policy"] == "cortex")
-                       & (self.frame["metric"] == "steps_to_learn_second")].set_index("seed")["value"].astype(float)
+        b = self.values("none", "cortex", "steps_to_learn_second")
         ratio = b.reindex(a.index) / a          # NaN where B never reached 0.9
         within = int((ratio <= bar).sum())
         missed = int(ratio.isna().sum())

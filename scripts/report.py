@@ -93,11 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:  # e.g. runs of one strategy on different protocols
         parser.error(str(error))
 
-    if loaded:  # the runs' own phase times, kept in out/timing.json for rebuilds from the CSV
-        timing = {**(timing or {}), "worker_minutes": runs.worker_minutes(loaded)}
-        write_json_atomic(out / "timing.json", timing)
-    if args.started is not None and timing is not None:  # scripts/reproduce.sh: kept in out/timing.json for rebuilds
-        timing = {**timing, "end_to_end_minutes": (time.time() - args.started) / 60}
+    # kept in out/timing.json, so that a rebuild from the CSV quotes them too
+    added = {}
+    if loaded:  # the runs' own phase times
+        added["worker_minutes"] = runs.worker_minutes(loaded)
+    if args.started is not None and timing is not None:  # scripts/reproduce.sh
+        added["end_to_end_minutes"] = (time.time() - args.started) / 60
+    if added:
+        timing = {**(timing or {}), **added}
         write_json_atomic(out / "timing.json", timing)
     command = _rebuild_command(args, out, readme, bool(loaded) and args.save_runs, timing is not None)
     said = findings.markdown(frame, args.reps, args.bootstrap_seed)
