@@ -33,6 +33,7 @@ from consolidation.neuromodulation import GatingSettings, Neuromodulator
 LOSSES = ("kl", "mse")  # with the teacher's distributions as targets
 TAKEN_ACTION_LOSSES = ("nll", "mse")  # with the executed actions as targets
 TARGETS = ("teacher", "taken_actions")
+OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
 _SQUASH_EPSILON = 1e-6  # keeps atanh of a squashed action finite
 _DRAW_SAMPLES = 1 << 16  # replay indices drawn per call of the generator (see Sleep.run)
 
@@ -62,7 +63,9 @@ class StudentTraining:
 
     :param updates: gradient updates of the student per phase, unless the protocol phase sets its own.
     :param batch_size: samples per update.
-    :param learning_rate: the student's Adam learning rate.
+    :param learning_rate: the student's learning rate (its optimiser's base step size).
+    :param optimizer: :data:`OPTIMIZERS`: ``adam``, or ``sgd`` (plain gradient descent, under which a
+        per-sample loss weight is a per-sample learning rate).
     :param loss: the per-sample loss; its allowed values depend on the target (:data:`LOSSES` with
         the teacher's distributions, :data:`TAKEN_ACTION_LOSSES` with executed actions).
     :param max_loss: a loss above this (or not finite) stops the phase with :class:`DivergenceError`.
@@ -73,6 +76,7 @@ class StudentTraining:
     batch_size: int = 256
     learning_rate: float = 1e-3
     loss: str = "kl"
+    optimizer: str = "adam"
     max_loss: float = 1e6
     log_every: int = 50
 
@@ -82,6 +86,13 @@ class StudentTraining:
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ValueError(f"consolidation.learning_rate={self.learning_rate!r} is not allowed: "
                              "expected a float > 0")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"consolidation.optimizer={self.optimizer!r} is not allowed: expected one of "
+                             f"{sorted(OPTIMIZERS)}")
+
+    def make_optimizer(self, parameters) -> torch.optim.Optimizer:
+        """The student's optimiser over ``parameters``, at the base learning rate."""
+        return OPTIMIZERS[self.optimizer](parameters, lr=self.learning_rate)
 
 
 @dataclass
@@ -93,12 +104,16 @@ class SleepSettings(StudentTraining):
         fields is merged onto this class's default).
     :param downscaling: factor on the student's weights after replay (1.0 = off).
     :param holdout_fraction: share of each task's memories kept out of replay to measure fidelity.
+    :param relabel: refresh the task just learned with the cortex's final distributions before
+        replay; false keeps the targets each memory had when it was stored (exploratory and
+        failed episodes included, with the policy that produced them).
     """
 
     interleave: bool = True
     gating: GatingSettings = field(default_factory=GatingSettings)
     downscaling: float = 1.0
     holdout_fraction: float = 0.1
+    relabel: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -148,7 +163,7 @@ class Sleep:
         loss, unscaled by the gains, and counts towards ``max_loss``. None leaves the loop as is.
         """
         start = time.perf_counter()
-        if self.target == "teacher":
+        if self.target == "teacher" and self.settings.relabel:
             current = memory.arrays([task])
             memory.relabel(task, *teacher.action_distribution(current["obs"]))
         tasks = memory.tasks if self.settings.interleave else [task]
@@ -163,12 +178,14 @@ class Sleep:
         rng = np.random.default_rng(seed)
         train, heldout = _split(data["task"], self.settings.holdout_fraction, rng)
         modulator = Neuromodulator(seed=seed, **dataclasses.asdict(self.settings.gating))
-        gains = modulator.gains(data["td_error"][train], data["novelty"][train])
+        train_tasks = data["task"][train]
+        gains = modulator.gains(data["td_error"][train], data["novelty"][train], train_tasks)
         probabilities = modulator.priorities(gains)
+        weights_t = torch.as_tensor(modulator.sample_weights(gains, probabilities), dtype=torch.float32)
+        expected_gain = float(probabilities @ gains)
 
         tensors = {k: torch.as_tensor(data[k]) for k in fields}
-        gains_t = torch.as_tensor(gains, dtype=torch.float32)
-        optimizer = torch.optim.Adam(student.parameters(), lr=self.settings.learning_rate)
+        optimizer = self.settings.make_optimizer(student.parameters())
         train_t = torch.as_tensor(train)
         report = SleepReport(updates, [int(t) for t in tasks], math.nan, {}, {}, 0.0)
         # Replay indices are drawn in blocks of updates: Generator.choice with p costs O(len(p))
@@ -182,18 +199,20 @@ class Sleep:
             picked = picks[update % block]
             index = train_t[picked]
             per_sample = self._loss(student, tensors, index)
-            loss = (gains_t[picked] * per_sample).mean()
+            loss = (weights_t[picked] * per_sample).mean()
             if extra_loss is not None:
                 loss = loss + extra_loss(student)
             value = float(loss.detach())
             if not math.isfinite(value) or value > self.settings.max_loss:
                 raise DivergenceError(f"sleep diverged at update {update}: loss={value!r} "
                                       f"(limit {self.settings.max_loss}); lower consolidation.learning_rate")
+            batch_gain = float(gains[picked.numpy()].mean())
+            for group in optimizer.param_groups:  # the step-size mechanism (a factor of 1 when off)
+                group["lr"] = self.settings.learning_rate * modulator.step_scale(batch_gain, expected_gain)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             if update % self.settings.log_every == 0 or update == updates - 1:
-                batch_gain = float(gains[picked.numpy()].mean())
                 report.loss_curve.append(value)
                 report.gain_curve.append(batch_gain)
                 if logger is not None:
@@ -204,7 +223,7 @@ class Sleep:
         if self.settings.downscaling < 1.0:
             _downscale(student, self.settings.downscaling)
         report.heldout_kl = self._heldout_kl(student, tensors, data["task"], heldout if len(heldout) else train)
-        report.gating = modulator.summary(gains, data["td_error"][train], data["novelty"][train])
+        report.gating = modulator.summary(gains, data["td_error"][train], data["novelty"][train], train_tasks)
         report.seconds = time.perf_counter() - start
         return report
 

@@ -61,18 +61,19 @@ def test_off_gives_ones_and_uniform_priorities():
 def test_shuffled_preserves_the_gains_but_not_their_order():
     td_error, novelty = INPUTS["random"]
     on = Neuromodulator(mode="on").gains(td_error, novelty)
-    shuffled_modulator = Neuromodulator(mode="shuffled", seed=1)
+    shuffled_modulator = Neuromodulator(mode="shuffled_across_tasks", seed=1)
     shuffled = shuffled_modulator.gains(td_error, novelty)
     np.testing.assert_array_equal(np.sort(shuffled), np.sort(on))
     assert not np.array_equal(shuffled, on)
     assert np.corrcoef(shuffled, on)[0, 1] < 0.5  # no relation left to the samples
     again = shuffled_modulator.gains(td_error, novelty)  # the modulator's own stream moves on
     assert not np.array_equal(again, shuffled)
+    # the earlier name, read from saved configs, is the same control
     np.testing.assert_array_equal(Neuromodulator(mode="shuffled", seed=1).gains(td_error, novelty),
                                   shuffled)
 
 
-@pytest.mark.parametrize("mode", ["on", "shuffled"])
+@pytest.mark.parametrize("mode", ["on", "shuffled_across_tasks", "inverted"])
 def test_priorities_are_a_distribution_increasing_with_gain(mode):
     modulator = Neuromodulator(mode=mode, priority_exponent=0.6)
     gains = np.array([0.25, 1.0, 1.0, 2.0, 4.0])
@@ -90,11 +91,12 @@ def test_summary_reports_gains_and_raw_signal_levels():
     td_error, novelty = np.array([-1.0, 3.0]), np.array([0.5, 1.5])
     gains = modulator.gains(td_error, novelty)
     summary = modulator.summary(gains, td_error, novelty)
-    assert set(summary) == {"gain_mean", "gain_std", "gain_min", "gain_max", "dopamine_mean",
-                            "acetylcholine_mean"}
+    scalars = {"gain_mean", "gain_std", "gain_min", "gain_max", "dopamine_mean", "acetylcholine_mean"}
+    assert scalars <= set(summary)
     assert summary["dopamine_mean"] == 2.0 and summary["acetylcholine_mean"] == 1.0
     assert summary["gain_min"] <= summary["gain_mean"] <= summary["gain_max"]
-    assert all(isinstance(value, float) for value in summary.values())
+    assert all(isinstance(summary[key], float) for key in scalars)
+    assert summary["mode"] == "on" and summary["mechanisms"] == ["prioritised_replay"]
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -106,6 +108,9 @@ def test_summary_reports_gains_and_raw_signal_levels():
     ({"dopamine_weight": -1.0}, "dopamine_weight"),
     ({"acetylcholine_weight": np.nan}, "acetylcholine_weight"),
     ({"priority_exponent": -0.1}, "priority_exponent"),
+    ({"normalise": "global"}, "normalise"),
+    ({"importance_sampling": 1.5}, "importance_sampling"),
+    ({"prioritised_replay": False}, "no mechanism"),
 ])
 def test_bad_config(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -113,7 +118,8 @@ def test_bad_config(kwargs, match):
 
 
 def test_bad_mode_lists_the_allowed_values():
-    with pytest.raises(ValueError, match="'on', 'off', 'shuffled'"):
+    with pytest.raises(ValueError, match="'on', 'off', 'shuffled_within_task', 'shuffled_across_tasks', "
+                                         "'inverted', 'matched'"):
         Neuromodulator(mode="constant")
 
 

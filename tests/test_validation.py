@@ -18,7 +18,7 @@ register()
 
 BAD_CONFIGS = [
     # (override, words the message must contain: field, bad value, what is allowed)
-    ("consolidation.gating.mode=sometimes", ["mode", "sometimes", "on", "shuffled"]),
+    ("consolidation.gating.mode=sometimes", ["mode", "sometimes", "on", "shuffled_within_task", "matched"]),
     ("consolidation.learning_rate=-0.001", ["consolidation.learning_rate", "-0.001", "> 0"]),
     ("consolidation.updates=0", ["consolidation.updates", "0", ">= 1"]),
     ("consolidation.loss=huber", ["consolidation.loss", "huber", "kl", "mse"]),

@@ -80,7 +80,7 @@ class AwakeControl(Strategy):
         start = time.perf_counter()
         settings = self.settings
         stream = _FreshStates(learner, seed)
-        optimizer = torch.optim.Adam(student.parameters(), lr=settings.learning_rate)
+        optimizer = settings.make_optimizer(student.parameters())
         report = SleepReport(updates, [], math.nan, {}, {}, 0.0)
         for update in range(updates):
             obs, mean, log_std = stream.take(settings.batch_size)
