@@ -1,12 +1,13 @@
 """Wake-time tagging: an SB3 callback that labels the learner's own experience with the cortical
-action distribution, a dopamine-like TD error and an acetylcholine-like novelty, and stores it in
-the episodic memory.
+action distribution, a dopamine-like TD error and an acetylcholine-like novelty (a model of
+:mod:`consolidation.novelty`), and stores it in the episodic memory.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch as th
@@ -16,65 +17,9 @@ from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from consolidation.memory import EpisodicMemory
+from consolidation.novelty import ForwardModelNovelty
 
 _SQUASH_EPSILON = 1e-6  # as in SB3's SquashedDiagGaussianDistribution
-
-
-class RunningNovelty:
-    """State novelty: mean squared z-score of an observation under running statistics.
-
-    The mean and variance of every observation seen so far are merged batch by batch with Chan's
-    parallel form of Welford's update. Novelty is computed *before* the batch updates them, so an
-    observation is judged against the past only. The first batch has no past: its novelty is 1.0
-    by convention, the expected mean squared z-score of a typical state. Z-scores are clipped at
-    ``z_clip`` so a dimension that never varied (e.g. a context cue) cannot dominate on change.
-    """
-
-    def __init__(self, z_clip: float = 10.0, epsilon: float = 1e-8):
-        if not (math.isfinite(z_clip) and z_clip > 0):
-            raise ValueError(f"z_clip={z_clip!r} is not allowed: expected a finite number > 0")
-        if not (math.isfinite(epsilon) and epsilon > 0):
-            raise ValueError(f"epsilon={epsilon!r} is not allowed: expected a finite number > 0")
-        self.z_clip, self.epsilon = float(z_clip), float(epsilon)
-        self.count = 0
-        self.mean: np.ndarray | None = None
-        self.var: np.ndarray | None = None
-
-    def __call__(self, obs: np.ndarray) -> np.ndarray:
-        """(N,) novelty of the (N, obs_dim) batch ``obs``, then fold the batch into the stats."""
-        obs = np.asarray(obs, dtype=np.float64)
-        if obs.ndim != 2 or (self.mean is not None and obs.shape[1] != len(self.mean)):
-            width = "obs_dim" if self.mean is None else len(self.mean)
-            raise ValueError(f"obs has shape {obs.shape}: expected (N, {width})")
-        if not np.isfinite(obs).all():
-            raise ValueError("obs holds non-finite values: expected finite numbers")
-        if len(obs) == 0:
-            return np.empty(0)
-        if self.count == 0:
-            novelty = np.ones(len(obs))
-            self.mean, self.var = np.zeros(obs.shape[1]), np.zeros(obs.shape[1])
-        else:
-            z = np.clip((obs - self.mean) / np.sqrt(self.var + self.epsilon), -self.z_clip,
-                        self.z_clip)
-            novelty = np.mean(z**2, axis=1)
-        n, total = len(obs), self.count + len(obs)
-        delta = obs.mean(axis=0) - self.mean
-        m2 = self.var * self.count + obs.var(axis=0) * n + delta**2 * self.count * n / total
-        self.mean = self.mean + delta * n / total
-        self.var, self.count = m2 / total, total
-        return novelty
-
-    def state_dict(self) -> dict:
-        """JSON-able state: plain floats and lists."""
-        return {"z_clip": self.z_clip, "epsilon": self.epsilon, "count": int(self.count),
-                "mean": None if self.mean is None else self.mean.tolist(),
-                "var": None if self.var is None else self.var.tolist()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.z_clip, self.epsilon = float(state["z_clip"]), float(state["epsilon"])
-        self.count = int(state["count"])
-        self.mean = None if state["mean"] is None else np.asarray(state["mean"], dtype=np.float64)
-        self.var = None if state["var"] is None else np.asarray(state["var"], dtype=np.float64)
 
 
 class MemoryTaggingCallback(BaseCallback):
@@ -83,7 +28,9 @@ class MemoryTaggingCallback(BaseCallback):
     Stored per transition: observation, the cortical action distribution (mean and log std of the
     Gaussian; for SAC, the Gaussian *before* the tanh squashing), the action executed in the env,
     reward, TD error, novelty, and the learner's ``num_timesteps`` right after the step that
-    produced it.
+    produced it. Novelty comes from ``novelty`` (a :mod:`consolidation.novelty` model, called with
+    the observations, executed actions, next observations and whether each next observation
+    follows in the same episode), judged before the model learns from the batch.
 
     The executed action, in the env's units: PPO's rollout buffer holds the unclipped Gaussian
     sample, which SB3 clips to the action box before stepping the env, so it is clipped here the
@@ -107,7 +54,7 @@ class MemoryTaggingCallback(BaseCallback):
     """
 
     def __init__(self, memory: EpisodicMemory, task: int, phase: int,
-                 novelty: RunningNovelty | None = None, tag_every: int = 1000, verbose: int = 0):
+                 novelty: Callable[..., np.ndarray] | None = None, tag_every: int = 1000, verbose: int = 0):
         super().__init__(verbose)
         for name, value in (("task", task), ("phase", phase)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -115,7 +62,7 @@ class MemoryTaggingCallback(BaseCallback):
         if isinstance(tag_every, bool) or not isinstance(tag_every, int) or tag_every < 1:
             raise ValueError(f"tag_every={tag_every!r} is not allowed: expected an integer >= 1")
         self.memory, self.task, self.phase, self.tag_every = memory, task, phase, tag_every
-        self.novelty = RunningNovelty() if novelty is None else novelty
+        self.novelty = ForwardModelNovelty() if novelty is None else novelty
         self.transitions_tagged, self.seconds_tagging = 0, 0.0
         self._start_row = self._start_timesteps = self._rows_tagged = 0
 
@@ -171,6 +118,11 @@ class MemoryTaggingCallback(BaseCallback):
         td_error = buffer.rewards + model.gamma * next_values * next_nonterminal - values
         steps = model.num_timesteps - (n_steps - 1 - np.arange(n_steps)) * n_envs
         obs = buffer.observations.reshape(n_steps * n_envs, -1)
+        # the observation after each step: the next row, or the env's latest after the last step;
+        # not a successor where the next row starts a new episode (it is a reset observation)
+        latest = np.asarray(self.locals["new_obs"], dtype=obs.dtype).reshape(1, n_envs, -1)
+        next_obs = np.concatenate([buffer.observations[1:], latest]).reshape(n_steps * n_envs, -1)
+        valid = (next_nonterminal > 0).reshape(n_steps * n_envs)
         space = model.action_space
         actions = np.clip(buffer.actions.reshape(n_steps * n_envs, -1), space.low, space.high)
         with th.no_grad():
@@ -178,7 +130,7 @@ class MemoryTaggingCallback(BaseCallback):
             dist = model.policy.get_distribution(obs_t).distribution
             mean, log_std = dist.mean, dist.stddev.log()
         self._store(obs, mean, log_std, actions, buffer.rewards, td_error, np.repeat(steps, n_envs),
-                    started)
+                    started, next_obs, valid)
 
     # ------------------------------------------------------------------ off-policy
     def _tag_replay(self, rows_stored: int) -> None:
@@ -221,15 +173,16 @@ class MemoryTaggingCallback(BaseCallback):
         steps = self._start_timesteps + (rows + 1) * buffer.n_envs
         self._rows_tagged = rows_stored
         self._store(obs, mean, log_std, actions, rewards, td_error, np.repeat(steps, buffer.n_envs),
-                    started)
+                    started, next_obs.reshape(n, -1), np.ones(n, dtype=bool))
 
     # ------------------------------------------------------------------ shared
-    def _store(self, obs, mean, log_std, actions, rewards, td_error, steps, started: float) -> None:
+    def _store(self, obs, mean, log_std, actions, rewards, td_error, steps, started: float, next_obs,
+               valid) -> None:
         n = len(obs)
         mean = mean.cpu().numpy().reshape(n, -1)
         log_std = np.broadcast_to(log_std.cpu().numpy(), mean.shape)
         rewards, td_error = np.asarray(rewards).reshape(n), np.asarray(td_error).reshape(n)
-        novelty = self.novelty(obs)
+        novelty = self.novelty(obs, actions, next_obs, valid)
         self.memory.add(self.task, self.phase, obs, mean, log_std, rewards, td_error, novelty,
                         step=steps.astype(np.int64), action=actions)
         self.transitions_tagged += n

@@ -61,6 +61,12 @@ class TaskFamily:
         return {**self.env_kwargs, "context": self.contexts[label], "context_id": self.index(label),
                 "n_contexts": len(self.contexts), "context_cue": self.context_cue}
 
+    def cue_dims(self, obs_dim: int) -> list[int]:
+        """Indices of the cue's one-hot in an observation of ``obs_dim`` (the last dimensions; none
+        without a cue)."""
+        n = len(self.contexts) if self.context_cue else 0
+        return list(range(obs_dim - n, obs_dim))
+
     def make_env(self, label: str, **overrides: Any) -> gymnasium.Env:
         """A single env of context ``label`` (with the registered time limit)."""
         return gymnasium.make(BASE_IDS[self.family], **{**self.env_kwargs_for(label), **overrides})

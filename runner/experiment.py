@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,10 @@ from agents.subcortical import SubcorticalPolicy
 from consolidation import results
 from consolidation.curves import LearningCurveCallback
 from consolidation.memory import EpisodicMemory
+from consolidation.novelty import ForwardModelNovelty
 from consolidation.protocol import Phase, Protocol
 from consolidation.strategies.base import Strategy
-from consolidation.tagging import MemoryTaggingCallback, RunningNovelty
+from consolidation.tagging import MemoryTaggingCallback
 from envs.family import TaskFamily
 from envs.vector import make_vec
 from fileio import write_json_atomic
@@ -62,14 +64,18 @@ class Experiment:
             written into the run directory once its identity is checked.
         resume: what to do with a run directory made by another config (:class:`runner.run_dir.RunDirectory`):
             ``check`` refuses it, ``accept`` resumes it anyway.
+        novelty: the novelty model's factory (a ``novelty`` config option), called with the
+            cue's dimensions (``ignore_dims``) when the agent wakes up.
     """
 
     def __init__(self, env: TaskFamily, agent: CorticalLearner, consolidation: Strategy, protocol: Protocol,
                  student_hidden: list[int], memory_capacity: int, eval_episodes: int, seed: int,
                  run_dir: str | Path, log_formats: list[str] | None = None, torch_threads: int = 1,
                  cache: PhaseCache | None = None, identity: dict[str, Any] | None = None,
-                 config_files: dict[str, str] | None = None, resume: str = "check") -> None:
+                 config_files: dict[str, str] | None = None, resume: str = "check",
+                 novelty: Callable[..., Any] = ForwardModelNovelty) -> None:
         self.family, self.learner, self.strategy = env, agent, consolidation
+        self.make_novelty = novelty
         self.protocol = protocol.with_sleep_updates(consolidation.sleep_updates)
         self.student_hidden = [int(h) for h in student_hidden]
         self.memory_capacity, self.eval_episodes, self.seed = int(memory_capacity), int(eval_episodes), int(seed)
@@ -141,7 +147,7 @@ class Experiment:
                                          bounded_mean=self.learner.bounded_mean,
                                          squash=self.learner.algorithm == "sac")
         self.memory = EpisodicMemory(self.memory_capacity, obs_dim, action_dim, seed=self.seed)
-        self.novelty = RunningNovelty()
+        self.novelty = self.make_novelty(ignore_dims=self.family.cue_dims(obs_dim))
         self._check_resources(obs_dim, action_dim)
         self.anchors = self._anchors()
 

@@ -16,6 +16,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
 from agents.plasticity import PLASTICITY
+from consolidation.novelty import NOVELTY_MODELS
 from consolidation.strategies import STRATEGIES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,6 +78,7 @@ class ExperimentSchema:
     agent: AgentSchema = MISSING
     consolidation: Any = MISSING  # each option extends the schema of its strategy
     protocol: ProtocolSchema = MISSING
+    novelty: Any = MISSING  # each option extends the schema of its novelty model
     student_hidden: list[int] = field(default_factory=lambda: [32, 32])
     memory_capacity: int = 20_000
     eval_episodes: int = 16
@@ -95,6 +97,15 @@ def strategy_schema(cls: type) -> type:
     return make_dataclass(f"{cls.__name__}Config", [("_target_", str, target)], bases=(cls.Schema,))
 
 
+def partial_schema(cls: type) -> type:
+    """The config schema of a class the experiment completes itself (a novelty model): its
+    ``Schema`` plus ``_target_`` and ``_partial_: true``."""
+    target = field(default=f"{cls.__module__}.{cls.__name__}")
+    partial = field(default=True)
+    return make_dataclass(f"{cls.__name__}Config", [("_target_", str, target), ("_partial_", bool, partial)],
+                          bases=(cls.Schema,))
+
+
 def register() -> None:
     """Put the schemas in Hydra's ConfigStore and the ``repo_root`` resolver in OmegaConf."""
     store = ConfigStore.instance()
@@ -106,5 +117,7 @@ def register() -> None:
     for name, cls in STRATEGIES.items():  # each strategy's settings, plus the class to instantiate
         store.store(group="consolidation", name=f"{name}_schema", node=strategy_schema(cls))
     store.store(group="protocol", name="protocol_schema", node=ProtocolSchema)
+    for name, cls in NOVELTY_MODELS.items():
+        store.store(group="novelty", name=f"{name}_schema", node=partial_schema(cls))
     if not OmegaConf.has_resolver("repo_root"):
         OmegaConf.register_new_resolver("repo_root", lambda: str(ROOT))

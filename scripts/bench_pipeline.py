@@ -43,7 +43,8 @@ from stable_baselines3.common.logger import Logger
 from agents.cortex import CorticalLearner
 from agents.subcortical import SubcorticalPolicy, gaussian_kl
 from consolidation.memory import EpisodicMemory
-from consolidation.tagging import MemoryTaggingCallback, RunningNovelty
+from consolidation.novelty import ForwardModelNovelty
+from consolidation.tagging import MemoryTaggingCallback
 from envs.family import TaskFamily
 from envs.vector import make_vec
 from fileio import write_text_atomic
@@ -101,7 +102,7 @@ def bench_wake(agent: dict, family: TaskFamily, capacity: int, rounds: int, chun
         learners[name] = make_learner(agent, family, seed)
         states[name] = swap_rng()
     memory = EpisodicMemory(capacity, *dims(learners["plain"]), seed=seed)
-    novelty, tagging = RunningNovelty(), []
+    novelty, tagging = ForwardModelNovelty(), []
 
     def train(name: str, steps: int):
         mine = swap_rng(states[name])
@@ -149,7 +150,7 @@ def bench_sleep(agent: dict, family: TaskFamily, root: dict, wake_steps: int, re
                 seed: int) -> dict:
     learner = make_learner(agent, family, seed)
     memory = EpisodicMemory(root["memory_capacity"], *dims(learner), seed=seed)
-    callback = MemoryTaggingCallback(memory, task=0, phase=0, novelty=RunningNovelty())
+    callback = MemoryTaggingCallback(memory, task=0, phase=0, novelty=ForwardModelNovelty())
     wake_cpu, wake_wall = clocked(lambda: learner.learn(wake_steps, callback=callback))
     strategy = instantiate(compose_config(["consolidation=gated", "run_dir=unused"]).consolidation)
     sleep, updates = strategy.phase, strategy.sleep_updates  # the Sleep of the gated strategy

@@ -13,7 +13,7 @@ from stable_baselines3.common.env_util import make_vec_env
 
 import envs  # noqa: F401  (registers the motorsleep/* ids)
 from consolidation.memory import EpisodicMemory
-from consolidation.tagging import MemoryTaggingCallback, RunningNovelty
+from consolidation.tagging import MemoryTaggingCallback
 
 ENV_ID = "motorsleep/ReachCurlCW-v0"
 OBS_DIM, ACTION_DIM = 10, 2
@@ -207,30 +207,6 @@ def test_sac_stores_every_transition_with_finite_td_errors():
     env.close()
 
 
-def test_novelty_first_batch_is_one_and_outliers_are_novel():
-    rng = np.random.default_rng(0)
-    novelty = RunningNovelty()
-    np.testing.assert_array_equal(novelty(rng.normal(size=(64, 4))), 1.0)
-    typical = novelty(rng.normal(size=(256, 4)))
-    assert 0.5 < typical.mean() < 1.5  # mean squared z-score of typical states ~ 1
-    outlier = novelty(np.full((1, 4), 6.0))
-    assert outlier[0] > 10 * typical.mean()
-
-
-def test_novelty_statistics_match_a_single_pass_and_round_trip():
-    rng = np.random.default_rng(1)
-    data = rng.normal(loc=3.0, scale=[1.0, 5.0], size=(300, 2))
-    novelty = RunningNovelty()
-    for chunk in np.array_split(data, [7, 100, 101]):
-        novelty(chunk)
-    np.testing.assert_allclose(novelty.mean, data.mean(axis=0))
-    np.testing.assert_allclose(novelty.var, data.var(axis=0))
-    restored = RunningNovelty()
-    restored.load_state_dict(novelty.state_dict())
-    probe = rng.normal(size=(5, 2))
-    np.testing.assert_array_equal(restored(probe), novelty(probe))
-
-
 def test_bad_arguments():
     memory = EpisodicMemory(capacity_per_task=10, obs_dim=OBS_DIM + 1, action_dim=ACTION_DIM)
     with pytest.raises(ValueError, match="tag_every"):
@@ -239,5 +215,3 @@ def test_bad_arguments():
         MemoryTaggingCallback(memory, task=-1, phase=0)
     with pytest.raises(ValueError, match="obs_dim"):
         make_ppo().learn(ROLLOUT, callback=MemoryTaggingCallback(memory, task=0, phase=0))
-    with pytest.raises(ValueError, match="z_clip"):
-        RunningNovelty(z_clip=0.0)
