@@ -64,6 +64,8 @@ class MemoryTaggingCallback(BaseCallback):
         self.memory, self.task, self.phase, self.tag_every = memory, task, phase, tag_every
         self.novelty = ForwardModelNovelty() if novelty is None else novelty
         self.transitions_tagged, self.seconds_tagging = 0, 0.0
+        #: mean |TD error| and mean novelty of the latest tagged batch (read by wake gating)
+        self.last_levels: dict[str, float] = {}
         self._start_row = self._start_timesteps = self._rows_tagged = 0
 
     # ------------------------------------------------------------------ hooks
@@ -185,6 +187,7 @@ class MemoryTaggingCallback(BaseCallback):
         novelty = self.novelty(obs, actions, next_obs, valid)
         self.memory.add(self.task, self.phase, obs, mean, log_std, rewards, td_error, novelty,
                         step=steps.astype(np.int64), action=actions)
+        self.last_levels = {"td_error": float(np.abs(td_error).mean()), "novelty": float(novelty.mean())}
         self.transitions_tagged += n
         self.seconds_tagging += time.perf_counter() - started
         self.logger.record("tagging/transitions", self.transitions_tagged)

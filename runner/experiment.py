@@ -33,6 +33,7 @@ from consolidation.novelty import ForwardModelNovelty
 from consolidation.protocol import Phase, Protocol
 from consolidation.strategies.base import Strategy
 from consolidation.tagging import MemoryTaggingCallback
+from consolidation.wake_gating import WakeGating
 from envs.family import TaskFamily
 from envs.vector import make_vec
 from fileio import write_json_atomic
@@ -66,6 +67,8 @@ class Experiment:
             ``check`` refuses it, ``accept`` resumes it anyway.
         novelty: the novelty model's factory (a ``novelty`` config option), called with the
             cue's dimensions (``ignore_dims``) when the agent wakes up.
+        wake_gating: the neuromodulation of the cortex's learning rate in wake (a ``wake_gating``
+            config option); None is off.
     """
 
     def __init__(self, env: TaskFamily, agent: CorticalLearner, consolidation: Strategy, protocol: Protocol,
@@ -73,9 +76,10 @@ class Experiment:
                  run_dir: str | Path, log_formats: list[str] | None = None, torch_threads: int = 1,
                  cache: PhaseCache | None = None, identity: dict[str, Any] | None = None,
                  config_files: dict[str, str] | None = None, resume: str = "check",
-                 novelty: Callable[..., Any] = ForwardModelNovelty) -> None:
+                 novelty: Callable[..., Any] = ForwardModelNovelty, wake_gating: WakeGating | None = None) -> None:
         self.family, self.learner, self.strategy = env, agent, consolidation
         self.make_novelty = novelty
+        self.wake_gating = wake_gating if wake_gating is not None else WakeGating()
         self.protocol = protocol.with_sleep_updates(consolidation.sleep_updates)
         self.student_hidden = [int(h) for h in student_hidden]
         self.memory_capacity, self.eval_episodes, self.seed = int(memory_capacity), int(eval_episodes), int(seed)
@@ -174,7 +178,8 @@ class Experiment:
         self.strategy.on_wake_start(self.learner, self.memory, task)
         self.learner.set_wake_penalty(lambda: self.strategy.wake_penalty(self.learner))
         try:
-            self.learner.learn(phase.steps, callback=[callback, curve, DivergenceGuard(name)])
+            gating = [self.wake_gating.callback(callback)] if self.wake_gating.active else []
+            self.learner.learn(phase.steps, callback=[callback, *gating, curve, DivergenceGuard(name)])
         except ValueError as error:  # torch refuses a NaN distribution inside SB3's update
             if self.learner.policy_finite():
                 raise
@@ -187,7 +192,7 @@ class Experiment:
         return {"context": phase.context, "contexts_stepped": contexts, "steps": phase.steps,
                 "tagging_seconds": callback.seconds_tagging,
                 "memory_transitions": len(self.memory), "memory_bytes": self.memory.nbytes,
-                "transitions_tagged": callback.transitions_tagged,
+                "transitions_tagged": callback.transitions_tagged, "wake_gating": self.wake_gating.state_dict(),
                 "curve": curve.curve(**_anchor_args(self.anchors[phase.context]))}
 
     def _sleep(self, phase: Phase, index: int) -> dict[str, Any]:

@@ -73,7 +73,8 @@ class PhaseStore:
             self.records.append(record)
             crash_point(f"{index}:before_checkpoint")
             folder = self._checkpoint(index, phase, {"record": record, "row": row,
-                                                     "novelty": x.novelty.state_dict()})
+                                                     "novelty": x.novelty.state_dict(),
+                                                     "wake_gating": x.wake_gating.state_dict()})
             crash_point(f"{index}:after_checkpoint")
             if key is not None and reused is None:
                 x.cache.put(key, folder)
@@ -109,6 +110,7 @@ class PhaseStore:
             x.learner.model.set_logger(x.logger)
         x.strategy.load_state_dict(torch.load(folder / "strategy.pt", weights_only=True))
         x.novelty.load_state_dict(finished[-1]["novelty"])
+        x.wake_gating.load_state_dict(finished[-1].get("wake_gating"))
 
     # -- the shared-phase cache --------------------------------------------------------------
     def _key_chain(self) -> KeyChain | None:
@@ -154,6 +156,7 @@ class PhaseStore:
             x.memory = EpisodicMemory.load(folder / "memory.npz")
             x.strategy.load_state_dict(torch.load(folder / "strategy.pt", weights_only=True))
         x.novelty.load_state_dict(state["novelty"])
+        x.wake_gating.load_state_dict(state.get("wake_gating"))
         record = {**state["record"], "cache": {"computed_seconds": state["record"]["seconds"]}}
         return record, state["row"]
 

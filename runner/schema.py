@@ -18,6 +18,7 @@ from omegaconf import MISSING, OmegaConf
 from agents.plasticity import PLASTICITY
 from consolidation.novelty import NOVELTY_MODELS
 from consolidation.strategies import STRATEGIES
+from consolidation.wake_gating import WakeGating
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,6 +80,7 @@ class ExperimentSchema:
     consolidation: Any = MISSING  # each option extends the schema of its strategy
     protocol: ProtocolSchema = MISSING
     novelty: Any = MISSING  # each option extends the schema of its novelty model
+    wake_gating: Any = MISSING  # each option extends the schema of WakeGating
     student_hidden: list[int] = field(default_factory=lambda: [32, 32])
     memory_capacity: int = 20_000
     eval_episodes: int = 16
@@ -117,6 +119,7 @@ def register() -> None:
     for name, cls in STRATEGIES.items():  # each strategy's settings, plus the class to instantiate
         store.store(group="consolidation", name=f"{name}_schema", node=strategy_schema(cls))
     store.store(group="protocol", name="protocol_schema", node=ProtocolSchema)
+    store.store(group="wake_gating", name="wake_gating_schema", node=strategy_schema(WakeGating))
     for name, cls in NOVELTY_MODELS.items():
         store.store(group="novelty", name=f"{name}_schema", node=partial_schema(cls))
     if not OmegaConf.has_resolver("repo_root"):
