@@ -15,7 +15,7 @@ from runner.build import experiment_from_config
 from runner.schema import register
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-GROUPS = ["env", "agent", "consolidation", "protocol", "experiment"]
+GROUPS = ["env", "agent", "consolidation", "protocol", "novelty", "wake_gating", "experiment"]
 register()
 
 
@@ -38,6 +38,8 @@ def test_every_option_composes_and_instantiates(group, option):
     if group != "experiment":
         assert cfg[group]["_target_"], f"{group}/{option} instantiates no class"
         obj = instantiate(cfg[group], _convert_="all")
+        if cfg[group].get("_partial_"):  # completed by the experiment (a novelty model: the cue's dimensions)
+            obj = obj(ignore_dims=[])
         assert type(obj).__module__ + "." + type(obj).__name__ == cfg[group]["_target_"]
     else:
         experiment = experiment_from_config(cfg)
