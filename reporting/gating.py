@@ -29,6 +29,7 @@ from reporting.intervals import improvement, interval, interval_verdict
 CONTROLS = ("off", "shuffled_within_task", "shuffled_across_tasks", "inverted", "matched")
 MODES = ("on", *CONTROLS)
 COMPARED = {"final_first": "A at end", "learned_second": "B after its night"}
+GAIN_TICKS = (0.25, 0.5, 1, 2, 4)
 COLUMNS = ["regime", "control", "metric", "seeds", "on", "control_mean", "difference", "low", "high",
            "p_improvement", "p_low", "p_high"]
 
@@ -123,6 +124,7 @@ def gains_figure(records: Sequence[Mapping[str, Any]], path: Path, mode: str = "
     top, the histogram of each task's gains (summed over seeds); bottom, each task's Spearman
     correlation of gain with |TD error| and with novelty, one point per seed."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -139,6 +141,7 @@ def gains_figure(records: Sequence[Mapping[str, Any]], path: Path, mode: str = "
         edges = np.asarray(mine[0]["gating"]["histogram_edges"])
         names = mine[0]["tasks"]
         top, bottom = axes[0, column], axes[1, column]
+        ticks, labels = [], []
         for index, task in enumerate(sorted({t for r in mine for t in r["gating"]["per_task"]}, key=int)):
             counts = np.sum([r["gating"]["per_task"][task]["histogram"] for r in mine
                              if task in r["gating"]["per_task"]], axis=0)
@@ -147,14 +150,19 @@ def gains_figure(records: Sequence[Mapping[str, Any]], path: Path, mode: str = "
             for offset, (key, marker) in enumerate((("spearman_td", "o"), ("spearman_novelty", "^"))):
                 values = [r["gating"]["per_task"][task][key] for r in mine if task in r["gating"]["per_task"]]
                 values = [v for v in values if v is not None and math.isfinite(v)]
+                tag = "|TD error|" if key == "spearman_td" else "novelty"
                 bottom.scatter(np.full(len(values), index * 3 + offset), values, marker=marker, alpha=0.7,
-                               label=f"{label}: {'|TD error|' if key == 'spearman_td' else 'novelty'}")
+                               label=f"{label}: {tag}")
+                ticks.append(index * 3 + offset)
+                labels.append(f"{label}\n{tag}")
         top.set(xscale="log", title=f"{regime} ({mode}, night {last + 1})", xlabel="gain",
                 ylabel="share of memories" if column == 0 else None)
+        top.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        top.set_xticks(GAIN_TICKS, [f"{t:g}" for t in GAIN_TICKS])
         bottom.axhline(0, color="grey", lw=0.5)
-        bottom.set(ylim=(-1.05, 1.05), xticks=[], ylabel="Spearman(gain, tag)" if column == 0 else None)
+        bottom.set(ylim=(-1.05, 1.05), ylabel="Spearman(gain, tag), one point per seed" if column == 0 else None)
+        bottom.set_xticks(ticks, labels, fontsize=7)
         top.legend(fontsize=7)
-        bottom.legend(fontsize=6, loc="lower right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.png")
