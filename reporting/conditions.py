@@ -15,9 +15,11 @@ import numpy as np
 import pandas as pd
 
 from reporting.intervals import interval, interval_verdict
-from reporting.tidy import METRICS
+from reporting.tidy import CURVE_METRICS, METRICS
 
 COMPARED = ("learned_first", "learned_second", "retention_drop_first", "final_first")  # what a condition changes
+LABELS = {**METRICS, "steps_to_learn_first": "steps to A 0.9",  # what may be compared, with its header
+          "steps_to_learn_second": "steps to B 0.9"}  # steps from the wake's start (NaN: never reached)
 COLUMNS = ["family", "strategy", "policy", "metric", "seeds", "first", "second", "difference", "low", "high"]
 
 
@@ -25,9 +27,9 @@ def paired_differences(first: pd.DataFrame, second: pd.DataFrame, reps: int, see
                        metrics: Sequence[str] = COMPARED) -> pd.DataFrame:
     """Rows of ``COLUMNS``: per (family, strategy, policy, metric) in both frames, the means over
     the common seeds and first minus second, paired by seed, with its interval."""
-    unknown = sorted(set(metrics) - set(METRICS))
+    unknown = sorted(set(metrics) - set(LABELS))
     if unknown:
-        raise ValueError(f"metrics {unknown} are not allowed: expected some of {sorted(METRICS)}")
+        raise ValueError(f"metrics {unknown} are not allowed: expected some of {sorted(LABELS)}")
     keys = ["family", "strategy", "policy", "metric"]
     rows = []
     a_groups = {key: group for key, group in first[first["metric"].isin(metrics)].groupby(keys, sort=False)}
@@ -49,25 +51,31 @@ def paired_differences(first: pd.DataFrame, second: pd.DataFrame, reps: int, see
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def markdown(table: pd.DataFrame, first_name: str, second_name: str) -> str:
-    """One table per family: rows (strategy, policy), columns per metric 'first / second, difference [CI]'."""
+def _cell(metric: str, row: pd.Series, seeds: int) -> str:
+    """'first / second, difference [low, high] (verdict)'; steps as whole numbers, and the seeds
+    compared when fewer than the row's (a curve that never reached the threshold has no steps)."""
+    if math.isnan(row["difference"]):
+        return "n/a"
+    value, signed = ("{:,.0f}", "{:+,.0f}") if metric in CURVE_METRICS else ("{:.2f}", "{:+.2f}")
+    low, high = row["low"], row["high"]
+    text = (f"{value.format(row['first'])} / {value.format(row['second'])}, {signed.format(row['difference'])} "
+            f"[{signed.format(low)}, {signed.format(high)}] ({interval_verdict(low, high)})")
+    return text + (f" ({int(row['seeds'])} seeds)" if int(row["seeds"]) < seeds else "")
+
+
+def markdown(table: pd.DataFrame, first_name: str, second_name: str, metrics: Sequence[str] = COMPARED) -> str:
+    """One table per family: rows (strategy, policy), columns per metric 'first / second, difference [CI]',
+    in the order of ``metrics``."""
     out = []
     for family, rows in table.groupby("family", sort=False):
-        metrics = [m for m in COMPARED if m in set(rows["metric"])]
-        header = [f"{METRICS[m]}: {first_name} / {second_name}, difference [95% CI]" for m in metrics]
+        shown = [m for m in metrics if m in set(rows["metric"])]
+        header = [f"{LABELS[m]}: {first_name} / {second_name}, difference [95% CI]" for m in shown]
         lines = [f"**{family}** ({first_name} minus {second_name}, paired by seed; bounded scores)", "",
-                 "| strategy | policy | seeds | " + " | ".join(header) + " |", "|---" * (3 + len(metrics)) + "|"]
+                 "| strategy | policy | seeds | " + " | ".join(header) + " |", "|---" * (3 + len(shown)) + "|"]
         for (strategy, policy), group in rows.groupby(["strategy", "policy"], sort=False):
             by_metric = group.set_index("metric")
-            cells = []
-            for metric in metrics:
-                if metric not in by_metric.index:
-                    cells.append("n/a")
-                    continue
-                r = by_metric.loc[metric]
-                cells.append("n/a" if math.isnan(r["difference"]) else
-                             f"{r['first']:.2f} / {r['second']:.2f}, {r['difference']:+.2f} "
-                             f"[{r['low']:+.2f}, {r['high']:+.2f}] ({interval_verdict(r['low'], r['high'])})")
-            lines.append(f"| {strategy} | {policy} | {int(group['seeds'].max())} | " + " | ".join(cells) + " |")
+            seeds = int(group["seeds"].max())
+            cells = [_cell(m, by_metric.loc[m], seeds) if m in by_metric.index else "n/a" for m in shown]
+            lines.append(f"| {strategy} | {policy} | {seeds} | " + " | ".join(cells) + " |")
         out.append("\n".join(lines))
     return "\n\n".join(out)

@@ -77,3 +77,42 @@ def test_script_writes_the_table_and_refuses_disjoint_inputs(tmp_path, capsys):
                                  "--second", str(tmp_path / "other.csv"), "--second-name", "b",
                                  "--out", str(tmp_path / "bad")])
     assert "share no" in capsys.readouterr().err
+
+
+def tidy_label(metric: str) -> str:
+    return conditions.LABELS[metric]
+
+
+def test_steps_are_whole_numbers_and_fewer_seeds_are_named():
+    first = frame({("none", "cortex", "steps_to_learn_second"): [40000.0, 50000.0, math.nan, 60000.0],
+                   ("none", "cortex", "learned_second"): [0.9, 0.9, 0.9, 0.9]})
+    second = frame({("none", "cortex", "steps_to_learn_second"): [60000.0, 70000.0, 80000.0, 80000.0],
+                    ("none", "cortex", "learned_second"): [0.8, 0.8, 0.8, 0.8]})
+    metrics = ["steps_to_learn_second", "learned_second"]
+    table = conditions.paired_differences(first, second, reps=200, seed=0, metrics=metrics)
+    text = conditions.markdown(table, "ACh", "none", metrics)
+    assert "50,000 / 70,000, -20,000 [-20,000, -20,000] (lower) (3 seeds)" in text
+    header = text.splitlines()[2]
+    assert header.index(tidy_label("steps_to_learn_second")) < header.index(tidy_label("learned_second"))
+    assert "| none | cortex | 4 |" in text
+
+
+def test_script_filters_strategies_and_refuses_unknown_ones(tmp_path, capsys):
+    from reporting import tidy
+    from scripts import compare_conditions
+
+    values = {("none", "cortex", "learned_second"): [0.9, 0.95, 0.92, 0.97],
+              ("gated", "student", "learned_second"): [0.1, 0.1, 0.1, 0.1]}
+    tidy.write_csv(frame(values), tmp_path / "a.csv")
+    tidy.write_csv(frame(values), tmp_path / "b.csv")
+    common = ["--first", str(tmp_path / "a.csv"), "--first-name", "a", "--second", str(tmp_path / "b.csv"),
+              "--second-name", "b", "--reps", "50"]
+    assert compare_conditions.main([*common, "--out", str(tmp_path / "out"), "--strategies", "none"]) == 0
+    text = (tmp_path / "out" / "table.md").read_text()
+    assert "| none | cortex |" in text and "gated" not in text.split("Intervals")[0]
+    with pytest.raises(SystemExit):
+        compare_conditions.main([*common, "--out", str(tmp_path / "bad"), "--strategies", "nonsense"])
+    assert "--strategies ['nonsense'] are not allowed" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        compare_conditions.main([*common, "--out", str(tmp_path / "bad"), "--metrics", "nonsense"])
+    assert "--metrics ['nonsense'] are not allowed" in capsys.readouterr().err
