@@ -8,9 +8,13 @@ helper of the benchmark's findings reads it as is. Per regime:
    loses between its first night and the end, and its gap to the teacher (the cortex's A where
    A's training ended minus the student's A at the end). A regime where gating off loses nothing
    cannot show gating help.
-2. **Gated against each control**, on the student's A at the end and its B after the second
+2. **Every mode's student**: A at the end and B after its night, mean with its interval, so
+   the modes can be ranked.
+3. **Gated against each control**, on the student's A at the end and its B after the second
    night: the paired difference (on minus control) with its bootstrap interval, and rliable's
-   probability of improvement P(on > control) with its interval.
+   probability of improvement P(on > control) with its interval; and the two pairs that need
+   no 'on': ``inverted`` against ``off`` (do inverted tags help?) and ``shuffled_across_tasks``
+   against ``shuffled_within_task`` (does moving plasticity between tasks matter?).
 """
 
 from __future__ import annotations
@@ -30,26 +34,31 @@ CONTROLS = ("off", "shuffled_within_task", "shuffled_across_tasks", "inverted", 
 MODES = ("on", *CONTROLS)
 COMPARED = {"final_first": "A at end", "learned_second": "B after its night"}
 GAIN_TICKS = (0.25, 0.5, 1, 2, 4)
-COLUMNS = ["regime", "control", "metric", "seeds", "on", "control_mean", "difference", "low", "high",
+PAIRS = (*(("on", control) for control in CONTROLS),  # (mode, control): mode minus control, paired by seed
+         ("inverted", "off"), ("shuffled_across_tasks", "shuffled_within_task"))
+COLUMNS = ["regime", "mode", "control", "metric", "seeds", "on", "control_mean", "difference", "low", "high",
            "p_improvement", "p_low", "p_high"]
 
 
 def comparisons(frame: pd.DataFrame, reps: int, seed: int) -> pd.DataFrame:
-    """Rows of ``COLUMNS``: per regime, control and compared metric, the student under 'on'
-    against the same student under the control, paired by seed."""
+    """Rows of ``COLUMNS``: per regime, pair of ``PAIRS`` and compared metric, the student under
+    the pair's mode against the same student under its control, paired by seed (the column
+    ``on`` holds the mode's mean)."""
     rows = []
     for regime in frame["family"].drop_duplicates():
         found = Findings(frame, regime, reps, seed)
-        for control in CONTROLS:
+        for mode, control in PAIRS:
+            if not (found.has(mode, "student") and found.has(control, "student")):
+                continue
             for metric in COMPARED:
-                on, other = found.values("on", "student", metric), found.values(control, "student", metric)
+                on, other = found.values(mode, "student", metric), found.values(control, "student", metric)
                 seeds = on.index.intersection(other.index)
                 if seeds.empty:
                     continue
                 diff = (on[seeds] - other[seeds]).to_numpy()
                 point, low, high = interval(diff, "mean", reps, seed)
                 p, p_low, p_high = improvement(on[seeds].to_numpy(), other[seeds].to_numpy(), reps, seed)
-                rows.append({"regime": regime, "control": control, "metric": metric, "seeds": len(seeds),
+                rows.append({"regime": regime, "mode": mode, "control": control, "metric": metric, "seeds": len(seeds),
                              "on": float(on[seeds].mean()), "control_mean": float(other[seeds].mean()),
                              "difference": point, "low": low, "high": high,
                              "p_improvement": p, "p_low": p_low, "p_high": p_high})
@@ -78,19 +87,29 @@ def headroom(frame: pd.DataFrame, regime: str, reps: int, seed: int) -> str:
             f"[{gap_low:.2f}, {gap_high:.2f}]. So {verdict}.")
 
 
+def mode_means(frame: pd.DataFrame, regime: str, reps: int, seed: int) -> str:
+    """One line: every mode's student, A at the end and B after its night, mean [95% CI]."""
+    found = Findings(frame, regime, reps, seed)
+    cells = []
+    for mode in MODES:
+        if found.has(mode, "student"):
+            cells.append(f"`{mode}` " + " / ".join(found.mean(mode, "student", metric) for metric in COMPARED))
+    return (f"Students of {regime}, {' / '.join(COMPARED.values())}: " + "; ".join(cells) + ".") if cells else ""
+
+
 def markdown(frame: pd.DataFrame, table: pd.DataFrame, reps: int, seed: int,
              regimes: Sequence[str] | None = None) -> str:
-    """Per regime: the headroom sentence and the table of 'on' against every control."""
+    """Per regime: the headroom sentence, every mode's means, and the table of the paired comparisons."""
     out = []
     for regime in regimes or list(frame["family"].drop_duplicates()):
-        out += [headroom(frame, regime, reps, seed), ""]
+        out += [headroom(frame, regime, reps, seed), "", mode_means(frame, regime, reps, seed), ""]
         rows = table[table["regime"] == regime]
         if rows.empty:
             continue
-        header = [f"{label}: on / control, on minus control [95% CI]; P(on > control) [95% CI]"
+        header = [f"{label}: mode / control, mode minus control [95% CI]; P(mode > control) [95% CI]"
                   for label in COMPARED.values()]
-        out += ["| control | seeds | " + " | ".join(header) + " |", "|---" * (2 + len(COMPARED)) + "|"]
-        for control, group in rows.groupby("control", sort=False):
+        out += ["| mode vs control | seeds | " + " | ".join(header) + " |", "|---" * (2 + len(COMPARED)) + "|"]
+        for (mode, control), group in rows.groupby(["mode", "control"], sort=False):
             cells = []
             for metric in COMPARED:
                 row = group[group["metric"] == metric]
@@ -101,7 +120,7 @@ def markdown(frame: pd.DataFrame, table: pd.DataFrame, reps: int, seed: int,
                 cells.append(f"{r['on']:.2f} / {r['control_mean']:.2f}, {r['difference']:+.3f} "
                              f"[{r['low']:+.3f}, {r['high']:+.3f}] ({interval_verdict(r['low'], r['high'])}); "
                              f"{r['p_improvement']:.2f} [{r['p_low']:.2f}, {r['p_high']:.2f}]")
-            out.append(f"| `{control}` | {int(group['seeds'].max())} | " + " | ".join(cells) + " |")
+            out.append(f"| `{mode}` vs `{control}` | {int(group['seeds'].max())} | " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out).strip()
 

@@ -51,12 +51,14 @@ def test_the_report_writes_tables_audits_and_the_figure_and_rebuilds_from_saved(
     frame = pd.read_csv(results / "runs.csv")
     assert set(frame["strategy"]) == {"on", "off", "matched"} and set(frame["seed"]) == {0, 1}
     table = pd.read_csv(results / "comparisons.csv")
-    assert set(table["control"]) == {"off", "matched"} and (table["seeds"] == 2).all()
+    pairs = set(zip(table["mode"], table["control"], strict=True))
+    assert pairs == {("on", "off"), ("on", "matched")} and (table["seeds"] == 2).all()
     audits = json.loads((results / "audits.json").read_text())
     assert {a["mode"] for a in audits} == {"on", "off", "matched"}
     assert all(set(a["gating"]["per_task"]) <= {"0", "1"} for a in audits)
     assert (results / "figures" / "gains.png").stat().st_size > 0
-    assert "raw_memories" in printed and "`matched`" in printed
+    assert "raw_memories" in printed and "`on` vs `matched`" in printed
+    assert "Students of raw_memories" in printed and "`off` " in printed
     before = (results / "table.md").read_text()
     again = _study("report", "--from-saved", str(results), "--reps", "200")
     assert again.returncode == 0, again.stderr[-3000:]
@@ -68,3 +70,21 @@ def test_bad_arguments_name_the_flag_and_the_allowed_values():
     assert bad.returncode == 2 and "--regimes" in bad.stderr and "short_sleep" in bad.stderr
     bad = _study("run", "--modes", "off", "on")
     assert bad.returncode == 2 and "'on' first" in bad.stderr
+
+
+def test_comparisons_pair_on_with_each_control_and_inverted_with_off():
+    from reporting import gating
+
+    rows = []
+    shifts = {"on": 0.3, "off": 0.1, "inverted": 0.2, "shuffled_within_task": 0.1, "shuffled_across_tasks": 0.0}
+    for mode, shift in shifts.items():
+        for seed in range(4):
+            for metric in gating.COMPARED:
+                rows.append({"family": "short_sleep", "strategy": mode, "seed": seed, "slept": True,
+                             "policy": "student", "metric": metric, "value": seed / 10 + shift})
+    table = gating.comparisons(pd.DataFrame(rows), reps=200, seed=0).set_index(["mode", "control", "metric"])
+    assert ("on", "matched", "final_first") not in table.index  # a mode that did not run is left out
+    assert table.loc[("on", "off", "final_first"), "difference"] == pytest.approx(0.2)
+    assert table.loc[("inverted", "off", "final_first"), "difference"] == pytest.approx(0.1)
+    across = table.loc[("shuffled_across_tasks", "shuffled_within_task", "learned_second")]
+    assert across["difference"] == pytest.approx(-0.1) and across["high"] < 0
