@@ -208,6 +208,22 @@ class CorticalLearner:
             log_stds.append(log_std.cpu().numpy())
         return np.concatenate(means), np.concatenate(log_stds)
 
+    @torch.no_grad()
+    def td_errors(self, obs: np.ndarray, reward: np.ndarray, next_obs: np.ndarray, bootstrap: np.ndarray,
+                  batch: int = 8192) -> np.ndarray:
+        """delta = r + gamma * bootstrap * V(s') - V(s) with the critic as it is now: the
+        dopamine-like tag recomputed in sleep. PPO only (SAC's critic values actions, not states)."""
+        if self.algorithm != "ppo":
+            raise ValueError(f"recomputing TD errors needs a state-value critic: agent.algorithm={self.algorithm!r} "
+                             "is not allowed, expected 'ppo' (or consolidation.gating.td_source='stored')")
+        policy, values = self.model.policy, []
+        for states in (obs, next_obs):
+            parts = [policy.predict_values(torch.as_tensor(states[start:start + batch], dtype=torch.float32,
+                                                           device=policy.device)).cpu().numpy().reshape(-1)
+                     for start in range(0, len(states), batch)]
+            values.append(np.concatenate(parts) if parts else np.empty(0, dtype=np.float32))
+        return reward + self.model.gamma * bootstrap * values[1] - values[0]
+
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Deterministic action (evaluation)."""
         return self.model.predict(obs, deterministic=True)[0]

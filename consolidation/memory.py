@@ -19,7 +19,7 @@ _FLOAT_FIELDS = ("obs", "action_mean", "action_log_std", "reward", "td_error", "
 _STORED_FIELDS = (*_FLOAT_FIELDS, "phase", "step")  # "task" is implied by the per-task store
 # Stored only once a task is offered a batch that has it (older callers and files have none):
 # rows offered without it read as NaN, "not recorded".
-_OPTIONAL_FIELDS = ("action",)
+_OPTIONAL_FIELDS = ("action", "next_obs", "bootstrap")
 _DTYPES = {**dict.fromkeys((*_FLOAT_FIELDS, *_OPTIONAL_FIELDS), np.float32), "phase": np.int32,
            "step": np.int64, "task": np.int32}
 
@@ -30,7 +30,7 @@ class _TaskStore:
     def __init__(self, capacity: int, obs_dim: int, action_dim: int, rng: np.random.Generator):
         self.capacity, self.rng, self.size, self.seen = capacity, rng, 0, 0
         self.widths = {"obs": obs_dim, "action_mean": action_dim, "action_log_std": action_dim,
-                       "action": action_dim}
+                       "action": action_dim, "next_obs": obs_dim}
         self.data = {f: np.empty((0, *self._width(f)), dtype=_DTYPES[f]) for f in _STORED_FIELDS}
 
     def _width(self, name: str) -> tuple[int, ...]:
@@ -93,13 +93,16 @@ class EpisodicMemory:
 
     Observations, cortical targets, executed actions and tags are stored as float32 (half the
     bytes of float64, and what torch consumes in sleep); ``phase`` as int32 and ``step`` as int64.
-    The executed ``action`` is optional (behaviour cloning needs it, distillation does not): a
-    task allocates it only once offered a batch that has it, and rows offered without it read
-    as NaN ("not recorded"), as do memories saved before the field existed.
+    The executed ``action`` is optional (behaviour cloning needs it, distillation does not), as
+    are ``next_obs`` and ``bootstrap`` (the successor observation and the factor on its value in
+    the TD target: 1 within an episode, 0 at its end), which a sleep needs to recompute the TD
+    error with the current critic. A task allocates an optional field only once offered a batch
+    that has it, and rows offered without it read as NaN ("not recorded"), as do memories saved
+    before the field existed.
     """
 
     FIELDS = ("obs", "action_mean", "action_log_std", "action", "reward", "td_error", "novelty",
-              "task", "phase", "step")
+              "next_obs", "bootstrap", "task", "phase", "step")
 
     def __init__(self, capacity_per_task: int, obs_dim: int, action_dim: int, seed: int = 0):
         for name, value in (("capacity_per_task", capacity_per_task), ("obs_dim", obs_dim),
@@ -114,13 +117,15 @@ class EpisodicMemory:
 
     # ------------------------------------------------------------------ writing
     def add(self, task: int, phase: int, obs, action_mean, action_log_std, reward, td_error,
-            novelty, step=None, action=None) -> None:
+            novelty, step=None, action=None, next_obs=None, bootstrap=None) -> None:
         """Offer a batch of ``N`` transitions of ``task`` (every array has leading dim ``N``).
 
         ``obs`` is (N, obs_dim), ``action_mean``/``action_log_std`` are (N, action_dim),
         ``reward``/``td_error``/``novelty`` are (N,); ``step`` (N,) is the learner's timestep of
         each transition, or None to store the arrival index within the task; ``action``
-        (N, action_dim) is the action executed in the env, or None when not recorded (NaN).
+        (N, action_dim) is the action executed in the env, or None when not recorded (NaN);
+        ``next_obs`` (N, obs_dim) and ``bootstrap`` (N,) the successor and the factor on its value
+        in the TD target, or None when not recorded.
         """
         task, phase = _check_index("task", task), _check_index("phase", phase)
         obs = _check_float("obs", obs, (None, self.obs_dim))
@@ -136,6 +141,10 @@ class EpisodicMemory:
         }
         if action is not None:
             batch["action"] = _check_float("action", action, (n, self.action_dim))
+        if next_obs is not None:
+            batch["next_obs"] = _check_float("next_obs", next_obs, (n, self.obs_dim))
+        if bootstrap is not None:
+            batch["bootstrap"] = _check_float("bootstrap", bootstrap, (n,))
         store = self._store(task)
         if step is None:
             batch["step"] = store.seen + np.arange(n, dtype=np.int64)
@@ -224,7 +233,7 @@ class EpisodicMemory:
                 parts = [np.full(self._stores[t].size, t, dtype=np.int32) for t in tasks]
             else:
                 parts = [self._stores[t].view(name) for t in tasks]
-            width = {"obs": (self.obs_dim,), "action_mean": (self.action_dim,),
+            width = {"obs": (self.obs_dim,), "action_mean": (self.action_dim,), "next_obs": (self.obs_dim,),
                      "action_log_std": (self.action_dim,), "action": (self.action_dim,)}.get(name, ())
             out[name] = (np.concatenate(parts) if parts
                          else np.empty((0, *width), dtype=_DTYPES[name]))

@@ -48,6 +48,7 @@ GATING_MODES = ("on", "off", "shuffled_within_task", "shuffled_across_tasks", "i
 #: earlier names, read from saved configs: the headline's ``gated_shuffled`` ran ``shuffled``
 LEGACY_MODES = {"shuffled": "shuffled_across_tasks"}
 NORMALISATIONS = ("per_task", "pooled")
+TD_SOURCES = ("stored", "recomputed")
 HISTOGRAM_BINS = 12  # log-spaced over [gain_min, gain_max], per task, in the sleep's audit
 
 
@@ -58,6 +59,9 @@ class GatingSettings:
 
     :param mode: :data:`GATING_MODES`: ``on`` (gains from the tags) or one of the controls.
     :param normalise: :data:`NORMALISATIONS`: signals mean-normalised within each task or pooled.
+    :param td_source: :data:`TD_SOURCES`: the dopamine-like signal is the TD error ``stored`` at wake
+        (the critic of that moment: surprise then), or ``recomputed`` at the start of each sleep with
+        the cortex's current critic from the stored reward and successor (surprise now; PPO only).
     :param dopamine_weight: exponent of the dopamine signal in the raw gain (0 ignores it).
     :param acetylcholine_weight: exponent of the acetylcholine signal in the raw gain.
     :param gain_min: smallest gain, in (0, 1]: no memory is ever ignored outright.
@@ -72,6 +76,7 @@ class GatingSettings:
 
     mode: str = "on"
     normalise: str = "per_task"
+    td_source: str = "stored"
     dopamine_weight: float = 1.0
     acetylcholine_weight: float = 1.0
     gain_min: float = 0.25
@@ -90,6 +95,9 @@ class GatingSettings:
         if self.normalise not in NORMALISATIONS:
             raise ValueError(f"consolidation.gating.normalise={self.normalise!r} is not allowed: expected one of "
                              f"{list(NORMALISATIONS)}")
+        if self.td_source not in TD_SOURCES:
+            raise ValueError(f"consolidation.gating.td_source={self.td_source!r} is not allowed: expected one of "
+                             f"{list(TD_SOURCES)}")
         for name in ("dopamine_weight", "acetylcholine_weight", "priority_exponent"):
             value = getattr(self, name)
             if not np.isfinite(value) or value < 0:

@@ -179,7 +179,8 @@ class Sleep:
         train, heldout = _split(data["task"], self.settings.holdout_fraction, rng)
         modulator = Neuromodulator(seed=seed, **dataclasses.asdict(self.settings.gating))
         train_tasks = data["task"][train]
-        gains = modulator.gains(data["td_error"][train], data["novelty"][train], train_tasks)
+        td_error = self._td_error(data, teacher)
+        gains = modulator.gains(td_error[train], data["novelty"][train], train_tasks)
         probabilities = modulator.priorities(gains)
         weights_t = torch.as_tensor(modulator.sample_weights(gains, probabilities), dtype=torch.float32)
         expected_gain = float(probabilities @ gains)
@@ -223,9 +224,23 @@ class Sleep:
         if self.settings.downscaling < 1.0:
             _downscale(student, self.settings.downscaling)
         report.heldout_kl = self._heldout_kl(student, tensors, data["task"], heldout if len(heldout) else train)
-        report.gating = modulator.summary(gains, data["td_error"][train], data["novelty"][train], train_tasks)
+        report.gating = modulator.summary(gains, td_error[train], data["novelty"][train], train_tasks)
         report.seconds = time.perf_counter() - start
         return report
+
+    def _td_error(self, data: dict[str, np.ndarray], teacher) -> np.ndarray:
+        """The dopamine-like tag of every memory: as stored at wake, or recomputed with the
+        teacher's current critic (``gating.td_source``)."""
+        if self.settings.gating.td_source == "stored" or self.settings.gating.mode == "off":
+            return data["td_error"]
+        if teacher is None or self.target != "teacher":
+            raise ValueError("consolidation.gating.td_source='recomputed' needs the cortex's critic: expected "
+                             f"consolidation.target='teacher' with a teacher (got target={self.target!r})")
+        lacking = np.isnan(data["next_obs"]).any(axis=1) | np.isnan(data["bootstrap"])
+        if lacking.any():
+            raise ValueError("consolidation.gating.td_source='recomputed' needs each memory's successor, but memories "
+                             f"of tasks {sorted({int(t) for t in data['task'][lacking]})} were stored without it")
+        return teacher.td_errors(data["obs"], data["reward"], data["next_obs"], data["bootstrap"]).astype(np.float32)
 
     def _loss(self, student: SubcorticalPolicy, tensors: dict[str, torch.Tensor], index: torch.Tensor):
         mean, log_std = student(tensors["obs"][index])

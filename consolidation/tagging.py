@@ -27,10 +27,12 @@ class MemoryTaggingCallback(BaseCallback):
 
     Stored per transition: observation, the cortical action distribution (mean and log std of the
     Gaussian; for SAC, the Gaussian *before* the tanh squashing), the action executed in the env,
-    reward, TD error, novelty, and the learner's ``num_timesteps`` right after the step that
-    produced it. Novelty comes from ``novelty`` (a :mod:`consolidation.novelty` model, called with
-    the observations, executed actions, next observations and whether each next observation
-    follows in the same episode), judged before the model learns from the batch.
+    reward, TD error, novelty, the next observation with the factor on its value in the TD target
+    (``bootstrap``: the ``1 - episode_start`` or ``1 - done`` below), and the learner's
+    ``num_timesteps`` right after the step that produced it. Novelty comes from ``novelty`` (a
+    :mod:`consolidation.novelty` model, called with the observations, executed actions, next
+    observations and whether each next observation follows in the same episode), judged before
+    the model learns from the batch.
 
     The executed action, in the env's units: PPO's rollout buffer holds the unclipped Gaussian
     sample, which SB3 clips to the action box before stepping the env, so it is clipped here the
@@ -132,7 +134,7 @@ class MemoryTaggingCallback(BaseCallback):
             dist = model.policy.get_distribution(obs_t).distribution
             mean, log_std = dist.mean, dist.stddev.log()
         self._store(obs, mean, log_std, actions, buffer.rewards, td_error, np.repeat(steps, n_envs),
-                    started, next_obs, valid)
+                    started, next_obs, valid, next_nonterminal.reshape(n_steps * n_envs))
 
     # ------------------------------------------------------------------ off-policy
     def _tag_replay(self, rows_stored: int) -> None:
@@ -175,18 +177,18 @@ class MemoryTaggingCallback(BaseCallback):
         steps = self._start_timesteps + (rows + 1) * buffer.n_envs
         self._rows_tagged = rows_stored
         self._store(obs, mean, log_std, actions, rewards, td_error, np.repeat(steps, buffer.n_envs),
-                    started, next_obs.reshape(n, -1), np.ones(n, dtype=bool))
+                    started, next_obs.reshape(n, -1), np.ones(n, dtype=bool), 1.0 - terminal)
 
     # ------------------------------------------------------------------ shared
     def _store(self, obs, mean, log_std, actions, rewards, td_error, steps, started: float, next_obs,
-               valid) -> None:
+               valid, bootstrap) -> None:
         n = len(obs)
         mean = mean.cpu().numpy().reshape(n, -1)
         log_std = np.broadcast_to(log_std.cpu().numpy(), mean.shape)
         rewards, td_error = np.asarray(rewards).reshape(n), np.asarray(td_error).reshape(n)
         novelty = self.novelty(obs, actions, next_obs, valid)
         self.memory.add(self.task, self.phase, obs, mean, log_std, rewards, td_error, novelty,
-                        step=steps.astype(np.int64), action=actions)
+                        step=steps.astype(np.int64), action=actions, next_obs=next_obs, bootstrap=bootstrap)
         self.last_levels = {"td_error": float(np.abs(td_error).mean()), "novelty": float(novelty.mean())}
         self.transitions_tagged += n
         self.seconds_tagging += time.perf_counter() - started

@@ -107,6 +107,11 @@ class Experiment:
                                  f"env.contexts has {self.family.labels}")
             if phase.kind == "sleep" and self.protocol.last_wake_before(index) is None:
                 raise ValueError(f"protocol.phases[{index}] is a sleep before any wake: nothing to consolidate")
+        gating = getattr(getattr(self.strategy, "settings", None), "gating", None)
+        if getattr(gating, "td_source", "stored") == "recomputed" and self.learner.algorithm != "ppo":
+            raise ValueError(f"consolidation.gating.td_source='recomputed' is not allowed with agent.algorithm="
+                             f"{self.learner.algorithm!r}: recomputing TD errors needs PPO's state-value critic "
+                             "(expected agent.algorithm='ppo' or td_source='stored')")
         obs_dim, action_dim = self._dimensions()
         student = _mlp_parameters([obs_dim, *self.student_hidden, action_dim]) + action_dim
         teacher = _mlp_parameters([obs_dim, *self.learner.net_arch, action_dim]) + action_dim

@@ -154,3 +154,39 @@ def test_step_size_sets_the_learning_rate_to_base_times_the_batch_factor(monkeyp
     sleep.run(student, _memory(), 1, teacher=None, seed=0, updates=5)
     assert len(seen) == 5 and len(set(seen)) > 1  # the step size moves with each batch's gains
     assert all(0.1 * 0.25 <= lr <= 0.1 * 4.0 for lr in seen)
+
+
+def test_recomputed_td_source_gates_by_the_teachers_current_critic():
+    """A real PPO cortex's critic recomputes the dopamine-like tag; the gains then follow it."""
+    from stable_baselines3.common.env_util import make_vec_env
+
+    import envs  # noqa: F401  (registers the motorsleep/* ids)
+    from agents.cortex import CorticalLearner
+
+    learner = CorticalLearner("ppo", net_arch=[16, 16], n_envs=1, hyperparameters={"n_steps": 64, "batch_size": 64})
+    learner.build(make_vec_env("motorsleep/ReachCurlCW-v0", n_envs=1, seed=0), seed=0)
+    rng = np.random.default_rng(1)
+    memory, n = EpisodicMemory(256, 10, 2, seed=0), 200
+    for task in (0, 1):
+        memory.add(task, task, rng.normal(size=(n, 10)), rng.normal(size=(n, 2)), np.full((n, 2), -0.5),
+                   rng.normal(size=n), np.ones(n), np.ones(n), next_obs=rng.normal(size=(n, 10)),
+                   bootstrap=rng.integers(0, 2, size=n).astype(float))
+    data = memory.arrays()
+    recomputed = learner.td_errors(data["obs"], data["reward"], data["next_obs"], data["bootstrap"])
+    gating = {"td_source": "recomputed", "acetylcholine_weight": 0.0}
+    sleep = Sleep(updates=3, batch_size=16, relabel=False, holdout_fraction=0.0, gating=gating)
+    np.testing.assert_allclose(sleep._td_error(data, learner), recomputed, rtol=1e-6)
+    stored = Sleep(updates=3, batch_size=16, relabel=False, holdout_fraction=0.0, gating={"td_source": "stored"})
+    np.testing.assert_array_equal(stored._td_error(data, learner), data["td_error"])
+    report = sleep.run(SubcorticalPolicy(10, 2, (8,)), memory, 1, teacher=learner, seed=0, updates=3)
+    # the stored tags are all 1 (no order at all): only the recomputed ones can order the gains
+    assert all(entry["spearman_td"] > 0.9 for entry in report.gating["per_task"].values())
+    learner.model.env.close()
+
+
+def test_recomputed_td_source_needs_a_critic_and_each_memorys_successor():
+    sleep = Sleep(updates=2, batch_size=16, relabel=False, gating={"td_source": "recomputed"})
+    with pytest.raises(ValueError, match="needs the cortex's critic"):
+        sleep.run(SubcorticalPolicy(3, 2, (8,)), _memory(), 1, teacher=None, seed=0, updates=2)
+    with pytest.raises(ValueError, match="stored without it"):
+        sleep._td_error(_memory().arrays(), teacher=object())  # checked before the critic is ever called

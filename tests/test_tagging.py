@@ -60,6 +60,7 @@ class RolloutSnapshot(BaseCallback):
             "dones": np.asarray(self.locals["dones"], dtype=np.float32).copy(),
             "mean": mean, "log_std": policy.log_std.detach().numpy().copy(),
             "timesteps": self.num_timesteps,
+            "policy_state": {k: v.detach().clone() for k, v in policy.state_dict().items()},
         })
 
 
@@ -116,6 +117,27 @@ def test_td_errors_equal_a_hand_recomputation(ppo_run):
             np.testing.assert_allclose(stored, delta, rtol=1e-5, atol=1e-6)
     # an episode boundary falls inside the rollouts (50-step episodes): no bootstrap across it
     assert any(r["starts"][1:].any() for r in rollouts)
+
+
+def test_successor_and_bootstrap_recompute_the_stored_td_error_with_that_moments_critic(ppo_run):
+    from agents.cortex import CorticalLearner
+
+    model, large, _, _, rollouts = ppo_run
+    data = large.arrays()
+    starts = np.concatenate([rollouts[0]["starts"][1:], rollouts[0]["dones"][None]]).reshape(ROLLOUT)
+    np.testing.assert_array_equal(data["bootstrap"][:ROLLOUT], 1.0 - starts)
+    np.testing.assert_array_equal(data["next_obs"][:ROLLOUT - N_ENVS], data["obs"][N_ENVS:ROLLOUT])
+    learner = CorticalLearner("ppo", net_arch=[16, 16], n_envs=N_ENVS)
+    learner.model = model
+    now = {k: v.clone() for k, v in model.policy.state_dict().items()}
+    try:
+        model.policy.load_state_dict(rollouts[0]["policy_state"])  # the critic that tagged rollout 1
+        then = learner.td_errors(*(data[k][:ROLLOUT] for k in ("obs", "reward", "next_obs", "bootstrap")))
+    finally:
+        model.policy.load_state_dict(now)
+    np.testing.assert_allclose(then, data["td_error"][:ROLLOUT], rtol=1e-4, atol=1e-5)
+    later = learner.td_errors(*(data[k][:ROLLOUT] for k in ("obs", "reward", "next_obs", "bootstrap")))
+    assert np.abs(later - then).max() > 1e-4  # the critic has learned since: surprise now is not surprise then
 
 
 def test_action_targets_are_the_policy_distribution(ppo_run):

@@ -19,6 +19,7 @@ register()
 BAD_CONFIGS = [
     # (override, words the message must contain: field, bad value, what is allowed)
     ("consolidation.gating.mode=sometimes", ["mode", "sometimes", "on", "shuffled_within_task", "matched"]),
+    ("consolidation.gating.td_source=later", ["td_source", "later", "stored", "recomputed"]),
     ("consolidation.learning_rate=-0.001", ["consolidation.learning_rate", "-0.001", "> 0"]),
     ("consolidation.updates=0", ["consolidation.updates", "0", ">= 1"]),
     ("consolidation.loss=huber", ["consolidation.loss", "huber", "kl", "mse"]),
@@ -47,6 +48,19 @@ def test_bad_config_fails_at_instantiation_with_a_clear_message(override, words)
         instantiate(cfg)
     message = str(caught.value.__cause__ or caught.value)
     for word in words:
+        assert word in message, f"{word!r} missing from: {message}"
+
+
+def test_recomputed_td_errors_with_sac_are_refused_before_training():
+    overrides = ["experiment=smoke", "agent=sac", "agent.hyperparameters.learning_starts=10",
+                 "~agent.hyperparameters.n_steps", "~agent.hyperparameters.n_epochs",
+                 "consolidation.gating.td_source=recomputed", "run_dir=/tmp/unused"]
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides)
+    with pytest.raises(InstantiationException) as caught:
+        instantiate(cfg)
+    message = str(caught.value.__cause__ or caught.value)
+    for word in ("consolidation.gating.td_source", "recomputed", "'sac'", "'ppo'", "'stored'"):
         assert word in message, f"{word!r} missing from: {message}"
 
 
