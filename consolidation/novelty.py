@@ -15,11 +15,13 @@ dimensions that never varied.
   dynamics that leaves the visited states alike.
 
 The interface: ``model(obs, action, next_obs, valid)`` returns one novelty >= 0 per row;
-``state_dict`` / ``load_state_dict`` are JSON-able, so a phase checkpoint keeps them.
+``state_dict`` / ``load_state_dict`` hold tensors, numbers and lists only, so a phase checkpoint
+keeps them with ``torch.save`` and reads them back with ``weights_only=True``.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -215,11 +217,11 @@ class ForwardModelNovelty:
             self.optimizer.step()
 
     def state_dict(self) -> dict:
-        """JSON-able: the model's and optimiser's tensors as nested lists."""
+        """The moments, and the model's and optimiser's tensors (copies)."""
         state = {"kind": "forward_model", "moments": self.moments.state_dict(), "batches": self.batches, "model": None}
         if self.model is not None:
-            state["model"] = _plain(self.model.state_dict())
-            state["optimizer"] = _plain(self.optimizer.state_dict())
+            state["model"] = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            state["optimizer"] = copy.deepcopy(self.optimizer.state_dict())
             state["dims"] = [self.model[0].in_features, self.model[-1].out_features]
         return state
 
@@ -235,19 +237,9 @@ class ForwardModelNovelty:
         self.optimizer.load_state_dict(_tensors(state["optimizer"]))
 
 
-def _plain(value):
-    """Tensors (nested in dicts and lists) as lists, for JSON; a tensor becomes {"tensor": list, "dtype"}."""
-    if isinstance(value, torch.Tensor):
-        return {"tensor": value.tolist(), "dtype": str(value.dtype).removeprefix("torch.")}
-    if isinstance(value, dict):
-        return {"__keys__": [[k, _plain(v)] for k, v in value.items()]}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _tensors(value):
-    """The inverse of :func:`_plain` (dict keys keep their types: optimiser states key by int)."""
+    """Tensors as they are; a checkpoint written before the state moved to ``novelty.pt`` held
+    them as JSON lists ({"tensor": list, "dtype"}, dicts as {"__keys__": pairs}): rebuilt here."""
     if isinstance(value, dict) and "tensor" in value:
         return torch.tensor(value["tensor"], dtype=getattr(torch, value["dtype"]))
     if isinstance(value, dict) and "__keys__" in value:

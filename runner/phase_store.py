@@ -73,7 +73,6 @@ class PhaseStore:
             self.records.append(record)
             crash_point(f"{index}:before_checkpoint")
             folder = self._checkpoint(index, phase, {"record": record, "row": row,
-                                                     "novelty": x.novelty.state_dict(),
                                                      "wake_gating": x.wake_gating.state_dict()})
             crash_point(f"{index}:after_checkpoint")
             if key is not None and reused is None:
@@ -109,7 +108,7 @@ class PhaseStore:
             x.learner.load(folder / "cortical.zip")
             x.learner.model.set_logger(x.logger)
         x.strategy.load_state_dict(torch.load(folder / "strategy.pt", weights_only=True))
-        x.novelty.load_state_dict(finished[-1]["novelty"])
+        x.novelty.load_state_dict(_novelty_state(folder, finished[index]))
         x.wake_gating.load_state_dict(finished[-1].get("wake_gating"))
 
     # -- the shared-phase cache --------------------------------------------------------------
@@ -155,7 +154,8 @@ class PhaseStore:
             x.student = SubcorticalPolicy.load(folder / "subcortical.pt")
             x.memory = EpisodicMemory.load(folder / "memory.npz")
             x.strategy.load_state_dict(torch.load(folder / "strategy.pt", weights_only=True))
-        x.novelty.load_state_dict(state["novelty"])
+        if phase.kind != "test":  # a test changes neither the novelty model nor the memory
+            x.novelty.load_state_dict(_novelty_state(folder, state))
         x.wake_gating.load_state_dict(state.get("wake_gating"))
         record = {**state["record"], "cache": {"computed_seconds": state["record"]["seconds"]}}
         return record, state["row"]
@@ -171,10 +171,19 @@ class PhaseStore:
                 checkpoints.save_sb3(x.learner.model, folder / "cortical.zip")
             x.student.save(folder / "subcortical.pt")
             checkpoints.save_tensors(x.strategy.state_dict(), folder / "strategy.pt")
+            checkpoints.save_tensors(x.novelty.state_dict(), folder / "novelty.pt")
             crash_point(f"{index}:mid_checkpoint")
             x.memory.save(folder / "memory.npz")
         checkpoints.finish(folder, state)
         return folder
+
+
+def _novelty_state(folder: Path, state: dict[str, Any]) -> dict[str, Any]:
+    """The novelty model's state saved with a phase: ``novelty.pt``, or in ``phase.json`` for
+    phases sealed before it moved to its own file."""
+    if "novelty.pt" in state.get("manifest", {}) or "novelty" not in state:
+        return torch.load(folder / "novelty.pt", weights_only=True)
+    return state["novelty"]
 
 
 def _say(index: int, phase: Phase, what: str) -> None:

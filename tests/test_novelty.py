@@ -4,6 +4,7 @@ cannot see."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -51,7 +52,7 @@ def test_density_statistics_match_a_single_pass_and_round_trip():
     np.testing.assert_allclose(novelty.moments.mean, data.mean(axis=0))
     np.testing.assert_allclose(novelty.moments.var, data.var(axis=0))
     restored = RunningDensityNovelty()
-    restored.load_state_dict(json.loads(json.dumps(novelty.state_dict())))
+    restored.load_state_dict(_saved_and_loaded(novelty.state_dict()))
     probe = rng.normal(size=(5, 2))
     np.testing.assert_array_equal(restored(probe), novelty(probe))
 
@@ -115,14 +116,38 @@ def test_rows_without_a_successor_get_the_median_error():
     assert errors[4] == pytest.approx(np.median(errors[valid]))
 
 
-def test_forward_model_round_trips_through_json_and_leaves_torchs_stream_alone():
+def _saved_and_loaded(state: dict) -> dict:
+    """Through torch.save and a weights-only load, as a phase checkpoint's novelty.pt."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    return torch.load(buffer, weights_only=True)
+
+
+def _as_json_lists(value):
+    """The format of checkpoints sealed before novelty.pt: tensors as JSON lists."""
+    if isinstance(value, torch.Tensor):
+        return {"tensor": value.tolist(), "dtype": str(value.dtype).removeprefix("torch.")}
+    if isinstance(value, dict):
+        return {"__keys__": [[k, _as_json_lists(v)] for k, v in value.items()]}
+    if isinstance(value, list | tuple):
+        return [_as_json_lists(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("through", ["torch_save", "legacy_json"])
+def test_forward_model_round_trips_and_leaves_torchs_stream_alone(through):
     rng = np.random.default_rng(6)
     before = torch.random.get_rng_state()
     model = ForwardModelNovelty(seed=3)
     _train(model, rng, batches=10)
     assert torch.equal(torch.random.get_rng_state(), before)
+    state = model.state_dict()
+    if through == "legacy_json":
+        state = {**state, "model": _as_json_lists(state["model"]), "optimizer": _as_json_lists(state["optimizer"])}
+        state = json.loads(json.dumps(state))
     restored = ForwardModelNovelty(seed=3)
-    restored.load_state_dict(json.loads(json.dumps(model.state_dict())))
+    restored.load_state_dict(_saved_and_loaded(state) if through == "torch_save" else state)
     probe = _batch(rng, 32, cue=0)
     np.testing.assert_array_equal(restored(*probe), model(*probe))
     again = _batch(rng, 32, cue=0)
