@@ -75,6 +75,8 @@ def markdown(table: pd.DataFrame, first_name: str, second_name: str, metrics: Se
         for (strategy, policy), group in rows.groupby(["strategy", "policy"], sort=False):
             by_metric = group.set_index("metric")
             seeds = int(group["seeds"].max())
+            if seeds == 0:  # a policy with no value under either condition (a student that never slept)
+                continue
             cells = [_cell(m, by_metric.loc[m], seeds) if m in by_metric.index else "n/a" for m in shown]
             lines.append(f"| {strategy} | {policy} | {seeds} | " + " | ".join(cells) + " |")
         out.append("\n".join(lines))

@@ -49,6 +49,9 @@ def test_constant_difference_has_a_zero_width_interval_and_nan_rows_are_na():
     assert table.loc["final_first", "seeds"] == 0 and math.isnan(table.loc["final_first", "difference"])
     text = conditions.markdown(table.reset_index(), "cue off", "cue on")
     assert "+0.10 [+0.10, +0.10] (higher)" in text and "n/a" in text
+    never = conditions.paired_differences(frame({("none", "student", "final_first"): [math.nan] * 4}),
+                                          frame({("none", "student", "final_first"): [math.nan] * 4}), reps=10, seed=0)
+    assert "| none | student |" not in conditions.markdown(pd.concat([table.reset_index(), never]), "a", "b")
 
 
 def test_unknown_metric_and_duplicate_seed_are_refused():
