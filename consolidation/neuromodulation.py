@@ -12,8 +12,9 @@ are read as signals that set the learning process itself, not what is learned:
   sleep consolidates what was tagged most novel.
 
 **Normalisation.** Each signal is mean-normalised within a group of memories: each task's own
-(``per_task``, the default) or all memories together (``pooled``). Per task, gating redistributes
-plasticity among a task's memories and never moves it from one task to another: a task whose
+(``per_task``, the default) or all memories together (``pooled``), and the clipped gains are
+scaled so that each group's mean gain is exactly 1. Per task, gating redistributes plasticity
+among a task's memories and never moves it from one task to another: a task whose
 TD errors are larger overall (B, just learned, against A, long learned) does not crowd out the
 others.
 
@@ -34,7 +35,9 @@ others.
 task, no relation to the tags); ``shuffled_across_tasks`` (permuted over all memories: also removes
 any difference between tasks); ``inverted`` (each group's gains handed out in reverse order of the
 tags: the same values, the opposite relation); ``matched`` (every memory gets its group's mean gain:
-the same total plasticity, no variation at all).
+the same total plasticity, no variation at all). Since each group's mean gain is 1, ``matched``
+gates exactly as ``off`` does: the total plasticity of gating is matched by construction, and
+the mode stays as the check of that.
 """
 
 from __future__ import annotations
@@ -154,8 +157,12 @@ class Neuromodulator:
 
         'on': within each group (a task, or all memories when pooled), raw = dopamine **
         dopamine_weight * acetylcholine ** acetylcholine_weight with both signals normalised in the
-        group, then gain = clip(raw / mean(raw), gain_min, gain_max): mean 1 in each group before
-        clipping. ``task`` (one id per memory) defines the groups; None is one group.
+        group, then gain = clip(c * raw, gain_min, gain_max) with the one scale c that gives the
+        group a mean gain of exactly 1 *after* clipping. (Clipping alone does not keep the mean:
+        the tags are heavy-tailed, and capping the tail took a task's mean gain to about half, by
+        a different amount per task, so plasticity moved between tasks; the first gating study
+        found it through the shuffled-across-tasks control.) ``task`` (one id per memory) defines
+        the groups; None is one group.
         """
         td_error, novelty = _signal("td_error", td_error), _signal("novelty", novelty)
         task = np.zeros(len(td_error), dtype=np.int64) if task is None else np.asarray(task)
@@ -185,7 +192,7 @@ class Neuromodulator:
                    + _log_power(self.acetylcholine(novelty), self.settings.acetylcholine_weight))
         top = log_raw.max(initial=-np.inf)
         raw = np.exp(log_raw - top) if np.isfinite(top) else np.ones_like(log_raw)
-        return np.clip(_mean_normalised(raw), self.settings.gain_min, self.settings.gain_max)
+        return _clipped_mean_one(_mean_normalised(raw), self.settings.gain_min, self.settings.gain_max)
 
     def _control(self, gains: np.ndarray, task_rows: np.ndarray, task: np.ndarray) -> np.ndarray:
         """The within-group controls; 'on' passes the gains through."""
@@ -292,6 +299,28 @@ def _positive(name: str, values) -> np.ndarray:
     if (array <= 0).any():
         raise ValueError(f"{name} holds values <= 0: expected positive values")
     return array
+
+
+def _clipped_mean_one(raw: np.ndarray, low: float, high: float, iterations: int = 200) -> np.ndarray:
+    """clip(c * raw, low, high) with c >= 0 chosen so that the mean is 1 (low <= 1 <= high).
+
+    mean(clip(c * raw)) grows with c from ``low`` towards ``high`` (memories with raw 0 stay at
+    ``low``), so c is found by bisection on log c; when even the largest c falls short of a
+    mean of 1 (nearly every raw value is 0) the gains are as high as the bounds allow.
+    """
+    if len(raw) == 0 or np.all(raw == raw[0]):
+        return np.ones_like(raw)
+
+    def mean_at(log_c: float) -> float:
+        return float(np.clip(np.exp(log_c) * raw, low, high).mean())
+
+    lo, hi = -60.0, 60.0  # raw is mean-normalised: c = 1 is the middle of this range
+    if mean_at(hi) < 1.0:
+        return np.clip(np.exp(hi) * raw, low, high)
+    for _ in range(iterations):
+        middle = 0.5 * (lo + hi)
+        lo, hi = (middle, hi) if mean_at(middle) < 1.0 else (lo, middle)
+    return np.clip(np.exp(hi) * raw, low, high)
 
 
 def _mean_normalised(values: np.ndarray) -> np.ndarray:

@@ -66,6 +66,20 @@ def test_matched_keeps_each_tasks_mean_gain_with_no_variation():
     for task in (0, 1):
         rows = TASK == task
         np.testing.assert_allclose(matched[rows], on[rows].mean())
+    np.testing.assert_allclose(matched, 1.0)  # each task's mean gain is 1: matched gates as off does
+
+
+@pytest.mark.parametrize("normalise", ["per_task", "pooled"])
+def test_clipping_keeps_each_groups_mean_gain_at_one(normalise):
+    # heavy-tailed tags, as early-wake TD errors are: clipping alone took the mean gain to about half
+    heavy = np.r_[RNG.pareto(1.2, size=300), 10 * RNG.pareto(0.8, size=300)]
+    gains = Neuromodulator(normalise=normalise).gains(heavy, NOVELTY, TASK)
+    assert gains.min() >= 0.25 and gains.max() <= 4.0
+    groups = [TASK == 0, TASK == 1] if normalise == "per_task" else [np.ones(len(TASK), dtype=bool)]
+    for rows in groups:
+        assert gains[rows].mean() == pytest.approx(1.0, abs=1e-9)
+    naive = np.clip(Neuromodulator(**WIDE).gains(heavy[TASK == 1], NOVELTY[TASK == 1]), 0.25, 4.0)
+    assert naive.mean() < 0.9  # what the rule before the fix gave this task: the test can fail
 
 
 def test_importance_weights_undo_the_priority_in_expectation():
