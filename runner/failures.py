@@ -23,6 +23,7 @@ and :func:`reported` around the work of the task function (where the run directo
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shlex
 import shutil
@@ -42,6 +43,11 @@ CONFIG_ERROR, DIVERGED, FILE_SYSTEM, INTERRUPTED = 2, 3, 4, 130
 #: What a run directory may hold and still be worth nothing: Hydra's and the run's own files,
 #: when no phase is sealed (``phases/<NN_name>/phase.json``) and no ``results.json`` exists.
 _OWN_ENTRIES = (".hydra", "run.json", "logs", "phases")
+
+
+#: A full, read-only or forbidden file system, also when the error names no file.
+_FILE_SYSTEM_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR,
+                       errno.EISDIR, errno.EEXIST}
 
 
 class Terminated(KeyboardInterrupt):
@@ -87,6 +93,8 @@ def describe(error: BaseException, run: Run | None, overrides: list[str]) -> tup
     if config_errors.is_config_error(error):
         return CONFIG_ERROR, "bad config: " + config_errors.describe(error, overrides, compose_config)
     if isinstance(error, DivergenceError):
+        if run is not None and not run.sealed():
+            return DIVERGED, f"{error}\nmotorsleep: no phase had finished: fix the config and rerun the command"
         kept = f"finished phases are kept in {run.run_dir}; " if run is not None else ""
         return DIVERGED, (f"{error}\nmotorsleep: {kept}fix the config and rerun the command with resume=accept "
                           "(same hydra.run.dir) to resume")
@@ -181,9 +189,9 @@ def _interrupted(error: BaseException, run: Run | None) -> str:
     if not sealed:
         return f"{how}{during}; no phase had finished, so nothing is kept: rerun the command to start again"
     names = ", ".join(run.phases[i] for i in sealed)
-    finished = f"phase 0 ({names})" if now == 1 else f"phases 0-{now - 1} ({names})"
+    finished = f"phase 0 ({names}) finished and is" if now == 1 else f"phases 0-{now - 1} ({names}) finished and are"
     rerun = resume_command(run.resume_override) if run.resume_override else "the same command"
-    return f"{how}{during}; {finished} finished and are kept in {run.run_dir}\nmotorsleep: to resume, rerun: {rerun}"
+    return f"{how}{during}; {finished} kept in {run.run_dir}\nmotorsleep: to resume, rerun: {rerun}"
 
 
 def _file_system(error: OSError, run: Run | None) -> str:
@@ -198,7 +206,7 @@ def _file_system(error: OSError, run: Run | None) -> str:
     if run is None:  # before the task runs, Hydra writes only the run directory and its run.log
         return (f"the run directory (hydra.run.dir) cannot be made or written: {path}: {reason}; give a "
                 "directory you can write, e.g. hydra.run.dir=<path>")
-    return f"cannot write {path}: {reason}; the run directory is {run.run_dir} (hydra.run.dir)"
+    return f"cannot write {path or 'a file'}: {reason}; the run directory is {run.run_dir} (hydra.run.dir)"
 
 
 def _os_error(error: BaseException) -> OSError | None:
@@ -206,9 +214,10 @@ def _os_error(error: BaseException) -> OSError | None:
     seen = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        if isinstance(error, OSError) and (error.filename is not None or isinstance(error, UnwritableDirectory)):
+        if isinstance(error, OSError) and (error.filename is not None or error.errno in _FILE_SYSTEM_ERRNOS
+                                           or isinstance(error, UnwritableDirectory)):
             return error
-        error = error.__cause__ or error.__context__
+        error = error.__cause__  # not __context__: an error handled on the way is no cause
     return None
 
 

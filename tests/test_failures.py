@@ -90,3 +90,17 @@ def test_interrupted_run_says_how_to_resume_and_that_command_resumes(case, tmp_p
     assert "phase 4 (wake_B): computed" in resumed.stderr
     results = json.loads((run_dir / "results.json").read_text())
     assert len(results["R"]["cortical"]) == 4  # one row per test phase
+
+
+@pytest.mark.parametrize("extra,kept", [((), False), (("phases/00_wake_A/phase.json",), True),
+                                        (("notes.txt",), True), (("results.json",), True)],
+                         ids=["only_own_files", "a_sealed_phase", "a_file_of_the_user", "results"])
+def test_a_failed_run_directory_is_removed_only_when_it_holds_nothing_worth_keeping(tmp_path, extra, kept):
+    from runner.failures import discard_unused_run_dir
+
+    for name in (".hydra/config.yaml", "run.log", "run.json", "logs/progress.csv", "phases/01_test/record.tmp",
+                 *extra):
+        (tmp_path / "run" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "run" / name).write_text("x")
+    discard_unused_run_dir(tmp_path / "run")
+    assert (tmp_path / "run").exists() == kept
