@@ -21,10 +21,12 @@ from failure_cases import CASES, INTERRUPTIONS, command, environment, run_case, 
 
 
 def _message(text: str) -> str:
+    """The line that says what happened: the interruption's, a traceback's last, or the first."""
     lines = [line for line in text.strip().splitlines() if line.strip()]
     if not lines:
         return ""
-    line = lines[-1] if "Traceback" in text else lines[0]
+    said = [line for line in lines if "interrupted (" in line or "terminated (" in line]
+    line = said[0] if said else lines[-1] if "Traceback" in text else lines[0]
     return line.replace("|", "\\|")[:110]
 
 
@@ -33,7 +35,7 @@ def _row(case, root: Path) -> str:
         out = run_case(case, root, Path(tmp))
     left = "yes" if out.left_behind else "no"
     shown = out.stderr if out.code else out.stdout
-    args = " ".join(case.args) or "(see case)"
+    args = " ".join([*case.flags, *case.args]) or (case.prepare.__doc__ or case.name).strip()
     return (f"| {case.name} | `{args}` | {out.code} | {'yes' if 'Traceback' in out.stderr else 'no'} | {left} "
             f"| {_message(shown)} |")
 

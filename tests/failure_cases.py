@@ -55,28 +55,33 @@ def _sweep_dir(tmp: Path) -> list[str]:
 
 
 def _file_as_run_dir(tmp: Path) -> list[str]:
+    """hydra.run.dir=<a file>"""
     (tmp / "notes.txt").write_text("a file, not a directory\n")
     return [f"hydra.run.dir={tmp / 'notes.txt'}"]
 
 
 def _run_dir_under_a_file(tmp: Path) -> list[str]:
+    """hydra.run.dir=<a file>/run"""
     (tmp / "notes.txt").write_text("a file, not a directory\n")
     return [f"hydra.run.dir={tmp / 'notes.txt' / 'run'}"]
 
 
 def _read_only_run_dir(tmp: Path) -> list[str]:
+    """hydra.run.dir=<a read-only directory>"""
     (tmp / "run").mkdir()
     (tmp / "run").chmod(0o555)
     return _run_dir(tmp)
 
 
 def _read_only_cache(tmp: Path) -> list[str]:
+    """cache.enabled=true cache.dir=<a read-only directory>"""
     (tmp / "cache").mkdir()
     (tmp / "cache").chmod(0o555)
     return [*_run_dir(tmp), "cache.enabled=true", f"cache.dir={tmp / 'cache'}"]
 
 
 def _file_as_cache(tmp: Path) -> list[str]:
+    """cache.enabled=true cache.dir=<a file>"""
     (tmp / "cache").write_text("a file, not a directory\n")
     return [*_run_dir(tmp), "cache.enabled=true", f"cache.dir={tmp / 'cache'}"]
 
