@@ -11,6 +11,7 @@ the composed config into its run directory.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from runner.config_errors import config_keys, unknown_key
 from runner.experiment import Experiment
 from runner.identity import run_identity
 from runner.schema import register
@@ -59,7 +61,7 @@ def experiment_from_config(cfg: DictConfig, overrides: Sequence[str] = (),
         raise ConfigError(str(error)) from error
     except InstantiationException as error:
         cause = error.__cause__ if error.__cause__ is not None else error
-        raise ConfigError(str(cause)) from cause
+        raise ConfigError(_appended_key(cfg, error, cause) or str(cause)) from cause
 
 
 def build_experiment(overrides: Sequence[str] = (), run_dir: str | Path | None = None) -> Experiment:
@@ -69,3 +71,16 @@ def build_experiment(overrides: Sequence[str] = (), run_dir: str | Path | None =
     if not any(o.startswith("run_dir=") for o in overrides):
         raise ConfigError("run_dir is not set: expected build_experiment(..., run_dir=<directory>)")
     return experiment_from_config(compose_config(overrides), overrides)
+
+
+def _appended_key(cfg: DictConfig, error: InstantiationException, cause: BaseException) -> str | None:
+    """For a key added with ``+`` that the class does not take (``+consolidation.updatez=10``):
+    the message naming it and the nearest keys the class does take; None for any other error."""
+    bad = re.search(r"unexpected keyword argument '(\w+)'", str(cause)) if isinstance(cause, TypeError) else None
+    if bad is None:
+        return None
+    where = re.search(r"full_key: (\S+)", str(error))
+    node = OmegaConf.select(cfg, where.group(1)) if where else cfg
+    prefix = f"{where.group(1)}." if where else ""
+    valid = [f"{prefix}{key}" for key in config_keys(node) if key != bad.group(1)] if node is not None else []
+    return unknown_key(f"{prefix}{bad.group(1)}", valid)

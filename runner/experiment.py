@@ -37,9 +37,13 @@ from consolidation.wake_gating import WakeGating
 from envs.family import TaskFamily
 from envs.vector import make_vec
 from fileio import write_json_atomic
+from runner import preflight
 from runner.cache import PhaseCache
 from runner.phase_store import PhaseStore
 from runner.run_dir import RunDirectory
+
+#: SB3's logger outputs (stable_baselines3.common.logger.make_output_format).
+LOG_FORMATS = ("stdout", "log", "json", "csv", "tensorboard")
 
 
 class Experiment:
@@ -101,6 +105,14 @@ class Experiment:
                             ("torch_threads", self.torch_threads)):
             if value < 1:
                 raise ValueError(f"{name}={value!r} is not allowed: expected an integer >= 1")
+        # numpy takes seeds in [0, 2**32); each phase is seeded with seed * 1000 + its index
+        largest = (2**32 - len(self.protocol.phases)) // 1000
+        if not 0 <= self.seed <= largest:
+            raise ValueError(f"seed={self.seed} is not allowed: expected an integer >= 0 and <= {largest}")
+        unknown = [f for f in self.log_formats if f not in LOG_FORMATS]
+        if unknown:
+            raise ValueError(f"log_formats={self.log_formats} is not allowed: {unknown} unknown, expected "
+                             f"some of {list(LOG_FORMATS)}")
         for index, phase in enumerate(self.protocol.phases):
             if phase.kind == "wake" and phase.context not in self.family.contexts:
                 raise ValueError(f"protocol.phases[{index}].context={phase.context!r} is not defined: "
@@ -124,6 +136,8 @@ class Experiment:
     def run(self) -> dict[str, Any]:
         """Live through the protocol, resuming after the last finished phase of an earlier
         attempt in the same run directory, and write ``results.json``."""
+        preflight.check_run_dir(self.run_dir)  # before anything is written: the directories can be
+        preflight.check_cache(self.cache)      # written, or the run stops here saying what to change
         attempt = self.run_directory.open(self.seed)  # refuses a run directory made by another config
         self._wake_up(attempt)
         store = PhaseStore(self)
