@@ -97,12 +97,31 @@ def mode_means(frame: pd.DataFrame, regime: str, reps: int, seed: int) -> str:
     return (f"Students of {regime}, {' / '.join(COMPARED.values())}: " + "; ".join(cells) + ".") if cells else ""
 
 
+def task_gains(records: Sequence[Mapping[str, Any]], regime: str, mode: str = "on") -> str:
+    """One sentence: each task's mean gain in the last night of ``mode``'s runs, averaged over
+    seeds (1 for every task when gating moves no plasticity between tasks)."""
+    chosen = [r for r in records if r["regime"] == regime and r["mode"] == mode]
+    if not chosen:
+        return ""
+    last = max(r["night"] for r in chosen)
+    chosen = [r for r in chosen if r["night"] == last]
+    names = chosen[0]["tasks"]
+    tasks = sorted({t for r in chosen for t in r["gating"]["per_task"]}, key=int)
+    cells = [f"{names[int(t)] if int(t) < len(names) else t} "
+             f"{np.mean([r['gating']['per_task'][t]['gain_mean'] for r in chosen if t in r['gating']['per_task']]):.2f}"
+             for t in tasks]
+    return f"Mean gain by task in night {last + 1} (`{mode}`, mean over seeds): " + ", ".join(cells) + "."
+
+
 def markdown(frame: pd.DataFrame, table: pd.DataFrame, reps: int, seed: int,
-             regimes: Sequence[str] | None = None) -> str:
-    """Per regime: the headroom sentence, every mode's means, and the table of the paired comparisons."""
+             regimes: Sequence[str] | None = None, records: Sequence[Mapping[str, Any]] = ()) -> str:
+    """Per regime: the headroom sentence, every mode's means, each task's mean gain (from the
+    audits ``records``, when given), and the table of the paired comparisons."""
     out = []
     for regime in regimes or list(frame["family"].drop_duplicates()):
         out += [headroom(frame, regime, reps, seed), "", mode_means(frame, regime, reps, seed), ""]
+        if gains := task_gains(records, regime):
+            out += [gains, ""]
         rows = table[table["regime"] == regime]
         if rows.empty:
             continue

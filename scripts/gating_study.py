@@ -84,7 +84,7 @@ def report(args) -> int:
     write_text_atomic(out / "comparisons.csv", table.to_csv(index=False))
     figure = gating.gains_figure(records, out / "figures" / "gains.png")
     command = f"python scripts/gating_study.py report --from-saved {shlex.quote(_shown(out))}"
-    body = (gating.markdown(frame, table, args.reps, args.bootstrap_seed)
+    body = (gating.markdown(frame, table, args.reps, args.bootstrap_seed, records=records)
             + f"\n\nStudents, bounded scores; intervals: stratified bootstrap over seeds ({args.reps} resamples); "
             f"P(on > control): rliable's probability of improvement. Rebuilt by `{command}`"
             + (f"; gains by task and tag: `{_shown(figure)}`." if figure else "."))

@@ -59,6 +59,7 @@ def test_the_report_writes_tables_audits_and_the_figure_and_rebuilds_from_saved(
     assert (results / "figures" / "gains.png").stat().st_size > 0
     assert "raw_memories" in printed and "`on` vs `matched`" in printed
     assert "Students of raw_memories" in printed and "`off` " in printed
+    assert "Mean gain by task in night 2 (`on`, mean over seeds): A " in printed
     before = (results / "table.md").read_text()
     again = _study("report", "--from-saved", str(results), "--reps", "200")
     assert again.returncode == 0, again.stderr[-3000:]
