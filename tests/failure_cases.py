@@ -195,8 +195,12 @@ def run_interruption(case: Interruption, root: Path, run_dir: Path, timeout: flo
     """Start the run, send the signal once the marker exists, and wait for the process to end."""
     args = [*case.args, f"hydra.run.dir={run_dir}"]
     marker = run_dir / ("run.json" if case.sealed is None else f"phases/{case.sealed}/phase.json")
+    # A shell that starts a job in the background (``cmd &``, also CI's) makes it ignore SIGINT, and
+    # the ignoring is inherited: Python then never raises KeyboardInterrupt. The run gets Ctrl-C's
+    # default disposition back, as it has when started from a terminal.
     process = subprocess.Popen(command(root, args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=environment(root))
+                               env=environment(root),
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     start = time.monotonic()
     while not marker.exists() and process.poll() is None and time.monotonic() - start < timeout:
         time.sleep(0.05)
