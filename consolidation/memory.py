@@ -24,13 +24,18 @@ _DTYPES = {**dict.fromkeys((*_FLOAT_FIELDS, *_OPTIONAL_FIELDS), np.float32), "ph
            "step": np.int64, "task": np.int32}
 
 
+def _widths(obs_dim: int, action_dim: int) -> dict[str, int]:
+    """The width of each field that holds a vector per transition (the others hold one number)."""
+    return {"obs": obs_dim, "next_obs": obs_dim, "action_mean": action_dim, "action_log_std": action_dim,
+            "action": action_dim}
+
+
 class _TaskStore:
     """One task's reservoir: preallocated-by-doubling arrays, ``size`` kept, ``seen`` offered."""
 
     def __init__(self, capacity: int, obs_dim: int, action_dim: int, rng: np.random.Generator):
         self.capacity, self.rng, self.size, self.seen = capacity, rng, 0, 0
-        self.widths = {"obs": obs_dim, "action_mean": action_dim, "action_log_std": action_dim,
-                       "action": action_dim, "next_obs": obs_dim}
+        self.widths = _widths(obs_dim, action_dim)
         self.data = {f: np.empty((0, *self._width(f)), dtype=_DTYPES[f]) for f in _STORED_FIELDS}
 
     def _width(self, name: str) -> tuple[int, ...]:
@@ -227,14 +232,13 @@ class EpisodicMemory:
         unknown = [t for t in tasks if t not in self._stores]
         if unknown:
             raise ValueError(f"tasks={unknown!r} are not allowed: stored tasks are {self.tasks}")
-        out = {}
+        out, widths = {}, _widths(self.obs_dim, self.action_dim)
         for name in self.FIELDS:
             if name == "task":
                 parts = [np.full(self._stores[t].size, t, dtype=np.int32) for t in tasks]
             else:
                 parts = [self._stores[t].view(name) for t in tasks]
-            width = {"obs": (self.obs_dim,), "action_mean": (self.action_dim,), "next_obs": (self.obs_dim,),
-                     "action_log_std": (self.action_dim,), "action": (self.action_dim,)}.get(name, ())
+            width = (widths[name],) if name in widths else ()
             out[name] = (np.concatenate(parts) if parts
                          else np.empty((0, *width), dtype=_DTYPES[name]))
         return out
