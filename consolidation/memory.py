@@ -8,6 +8,7 @@ import json
 import os
 import zipfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,13 +31,22 @@ def _widths(obs_dim: int, action_dim: int) -> dict[str, int]:
             "action": action_dim}
 
 
-class _TaskStore:
-    """One task's reservoir: preallocated-by-doubling arrays, ``size`` kept, ``seen`` offered."""
+#: How a full store makes room: ``reservoir`` keeps a uniform sample of everything offered
+#: (Vitter's algorithm R), ``fifo`` overwrites the oldest row (a trace that fades in order).
+OVERWRITE_RULES = ("reservoir", "fifo")
 
-    def __init__(self, capacity: int, obs_dim: int, action_dim: int, rng: np.random.Generator):
+
+class _TaskStore:
+    """A bounded store of transitions: preallocated-by-doubling arrays, ``size`` kept, ``seen``
+    offered. One per task in :class:`EpisodicMemory`; one for all tasks, with a ``task`` field,
+    in :class:`consolidation.fading_memory.SharedEpisodicMemory`."""
+
+    def __init__(self, capacity: int, obs_dim: int, action_dim: int, rng: np.random.Generator,
+                 overwrite: str = "reservoir", fields: tuple[str, ...] = _STORED_FIELDS):
         self.capacity, self.rng, self.size, self.seen = capacity, rng, 0, 0
+        self.overwrite = overwrite
         self.widths = _widths(obs_dim, action_dim)
-        self.data = {f: np.empty((0, *self._width(f)), dtype=_DTYPES[f]) for f in _STORED_FIELDS}
+        self.data = {f: np.empty((0, *self._width(f)), dtype=_DTYPES[f]) for f in fields}
 
     def _width(self, name: str) -> tuple[int, ...]:
         return (self.widths[name],) if name in self.widths else ()
@@ -59,13 +69,15 @@ class _TaskStore:
 
     def add(self, batch: dict[str, np.ndarray]) -> None:
         n = len(batch["obs"])
-        # Algorithm R: item number i (0-based over the task's whole stream) fills slot i while
-        # the reservoir is not full, then replaces a uniform slot j in [0, i] if j < capacity.
+        # Item number i (0-based over the store's whole stream) fills slot i while the store is
+        # not full; then, by algorithm R, it replaces a uniform slot j in [0, i] if j < capacity,
+        # or, first in first out, the oldest row, in slot i mod capacity.
         arrival = self.seen + np.arange(n)
         slots = arrival.copy()
         overflow = arrival >= self.capacity
         if overflow.any():
-            slots[overflow] = self.rng.integers(0, arrival[overflow] + 1)
+            slots[overflow] = (arrival[overflow] % self.capacity if self.overwrite == "fifo"
+                               else self.rng.integers(0, arrival[overflow] + 1))
         keep = slots < self.capacity
         # Sequential semantics in one shot: when two items of the batch draw the same slot,
         # the later one wins, so keep only the last occurrence of each slot.
@@ -108,14 +120,21 @@ class EpisodicMemory:
 
     FIELDS = ("obs", "action_mean", "action_log_std", "action", "reward", "td_error", "novelty",
               "next_obs", "bootstrap", "task", "phase", "step")
+    #: the config option (configs/memory/) and the ``kind`` its files carry
+    kind = "per_task"
+
+    @dataclass
+    class Schema:
+        """The settings of the ``memory=per_task`` option (the experiment gives the dims and seed).
+
+        :param capacity_per_task: transitions kept per task (a uniform sample of its whole stream).
+        """
+
+        capacity_per_task: int = 20_000
 
     def __init__(self, capacity_per_task: int, obs_dim: int, action_dim: int, seed: int = 0):
-        for name, value in (("capacity_per_task", capacity_per_task), ("obs_dim", obs_dim),
-                            ("action_dim", action_dim)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name}={value!r} is not allowed: expected an integer >= 1")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed={seed!r} is not allowed: expected an integer >= 0")
+        check_sizes(capacity_per_task=capacity_per_task, obs_dim=obs_dim, action_dim=action_dim)
+        _check_index("seed", seed)
         self.capacity_per_task, self.obs_dim = int(capacity_per_task), int(obs_dim)
         self.action_dim, self.seed = int(action_dim), int(seed)
         self._stores: dict[int, _TaskStore] = {}
@@ -150,16 +169,20 @@ class EpisodicMemory:
             batch["next_obs"] = _check_float("next_obs", next_obs, (n, self.obs_dim))
         if bootstrap is not None:
             batch["bootstrap"] = _check_float("bootstrap", bootstrap, (n,))
-        store = self._store(task)
         if step is None:
-            batch["step"] = store.seen + np.arange(n, dtype=np.int64)
+            batch["step"] = self.count_seen(task) + np.arange(n, dtype=np.int64)
         else:
             step = np.asarray(step)
             if step.shape != (n,) or not np.issubdtype(step.dtype, np.integer):
                 raise ValueError(f"step has shape {step.shape} and dtype {step.dtype}: "
                                  f"expected integers of shape ({n},) or None")
             batch["step"] = step.astype(np.int64)
-        if n:
+        self._offer(task, batch)
+
+    def _offer(self, task: int, batch: dict[str, np.ndarray]) -> None:
+        """Put a checked batch into ``task``'s reservoir (an empty batch still makes the task known)."""
+        store = self._store(task)
+        if len(batch["obs"]):
             store.add(batch)
 
     def relabel(self, task: int, action_mean, action_log_std) -> None:
@@ -216,6 +239,10 @@ class EpisodicMemory:
         """Transitions of ``task`` held: ``min(count_seen(task), capacity_per_task)``."""
         store = self._stores.get(_check_index("task", task))
         return 0 if store is None else store.size
+
+    def max_transitions(self, n_tasks: int) -> int:
+        """The most transitions this memory can hold once ``n_tasks`` tasks were offered."""
+        return self.capacity_per_task * n_tasks
 
     @property
     def nbytes(self) -> int:
@@ -302,6 +329,13 @@ class EpisodicMemory:
             self._stores[task] = _TaskStore(self.capacity_per_task, self.obs_dim,
                                             self.action_dim, rng)
         return self._stores[task]
+
+
+def check_sizes(**sizes) -> None:
+    """Each named size is an integer >= 1, or a ValueError names it."""
+    for name, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name}={value!r} is not allowed: expected an integer >= 1")
 
 
 def _check_index(name: str, value) -> int:

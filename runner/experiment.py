@@ -10,6 +10,7 @@ each phase. The run ends with ``results.json``.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -55,7 +56,6 @@ class Experiment:
     Args:
         env, agent, consolidation, protocol: the instantiated config options.
         student_hidden: hidden layers of the subcortical policy.
-        memory_capacity: transitions kept per task in the episodic memory.
         eval_episodes: evaluation episodes per (policy, context) in every test.
         seed: seeds numpy, torch, the envs and the learner.
         run_dir: where checkpoints, logs and results go.
@@ -71,22 +71,26 @@ class Experiment:
             ``check`` refuses it, ``accept`` resumes it anyway.
         novelty: the novelty model's factory (a ``novelty`` config option), called with the
             cue's dimensions (``ignore_dims``) when the agent wakes up.
+        memory: the episodic memory's factory (a ``memory`` config option: per-task reservoirs,
+            or one shared store that fades), called with the env's dimensions and the seed.
         wake_gating: the neuromodulation of the cortex's learning rate in wake (a ``wake_gating``
             config option); None is off.
     """
 
     def __init__(self, env: TaskFamily, agent: CorticalLearner, consolidation: Strategy, protocol: Protocol,
-                 student_hidden: list[int], memory_capacity: int, eval_episodes: int, seed: int,
+                 student_hidden: list[int], eval_episodes: int, seed: int,
                  run_dir: str | Path, log_formats: list[str] | None = None, torch_threads: int = 1,
                  cache: PhaseCache | None = None, identity: dict[str, Any] | None = None,
                  config_files: dict[str, str] | None = None, resume: str = "check",
-                 novelty: Callable[..., Any] = ForwardModelNovelty, wake_gating: WakeGating | None = None) -> None:
+                 novelty: Callable[..., Any] = ForwardModelNovelty, wake_gating: WakeGating | None = None,
+                 memory: Callable[..., EpisodicMemory] = functools.partial(EpisodicMemory, capacity_per_task=20_000)
+                 ) -> None:
         self.family, self.learner, self.strategy = env, agent, consolidation
-        self.make_novelty = novelty
+        self.make_novelty, self.make_memory = novelty, memory
         self.wake_gating = wake_gating if wake_gating is not None else WakeGating()
         self.protocol = protocol.with_sleep_updates(consolidation.sleep_updates)
         self.student_hidden = [int(h) for h in student_hidden]
-        self.memory_capacity, self.eval_episodes, self.seed = int(memory_capacity), int(eval_episodes), int(seed)
+        self.eval_episodes, self.seed = int(eval_episodes), int(seed)
         self.log_formats = list(log_formats or ["log", "csv", "tensorboard"])
         self.torch_threads = int(torch_threads)
         self.cache = cache if cache is not None and cache.enabled else None
@@ -101,8 +105,7 @@ class Experiment:
 
     def _validate(self) -> None:
         """Cross-field rules, checked before any training (single fields check themselves)."""
-        for name, value in (("memory_capacity", self.memory_capacity), ("eval_episodes", self.eval_episodes),
-                            ("torch_threads", self.torch_threads)):
+        for name, value in (("eval_episodes", self.eval_episodes), ("torch_threads", self.torch_threads)):
             if value < 1:
                 raise ValueError(f"{name}={value!r} is not allowed: expected an integer >= 1")
         # numpy takes seeds in [0, 2**32); each phase is seeded with seed * 1000 + its index
@@ -125,6 +128,7 @@ class Experiment:
                              f"{self.learner.algorithm!r}: recomputing TD errors needs PPO's state-value critic "
                              "(expected agent.algorithm='ppo' or td_source='stored')")
         obs_dim, action_dim = self._dimensions()
+        self.memory = self.make_memory(obs_dim=obs_dim, action_dim=action_dim, seed=self.seed)  # checks its settings
         student = _mlp_parameters([obs_dim, *self.student_hidden, action_dim]) + action_dim
         teacher = _mlp_parameters([obs_dim, *self.learner.net_arch, action_dim]) + action_dim
         if student > teacher:
@@ -169,7 +173,7 @@ class Experiment:
         self.student = SubcorticalPolicy(obs_dim, action_dim, self.student_hidden,
                                          bounded_mean=self.learner.bounded_mean,
                                          squash=self.learner.algorithm == "sac")
-        self.memory = EpisodicMemory(self.memory_capacity, obs_dim, action_dim, seed=self.seed)
+        self.memory = self.make_memory(obs_dim=obs_dim, action_dim=action_dim, seed=self.seed)
         self.novelty = self.make_novelty(ignore_dims=self.family.cue_dims(obs_dim))
         self._check_resources(obs_dim, action_dim)
         self.anchors = self._anchors()
@@ -259,7 +263,7 @@ class Experiment:
     def _check_resources(self, obs_dim: int, action_dim: int) -> None:
         """Warn before any work if the memory (RAM) or the checkpoints (disk) may not fit."""
         per_transition = 4 * (obs_dim + 3 * action_dim + 3) + 4 + 8  # float32 fields, phase, step
-        memory_bytes = self.memory_capacity * len(self.tasks) * per_transition
+        memory_bytes = self.memory.max_transitions(len(self.tasks)) * per_transition
         saving_phases = sum(p.kind != "test" for p in self.protocol)
         actor = _mlp_parameters([obs_dim, *self.learner.net_arch, action_dim])
         model_bytes = 4 * 3 * 3 * actor  # actor + critic, with two Adam moments each, float32
@@ -270,7 +274,7 @@ class Experiment:
                           "free_disk_bytes": free_disk, "free_ram_bytes": free_ram}
         if memory_bytes > 0.5 * free_ram:
             print(f"motorsleep: warning: the episodic memory may reach {memory_bytes / 2**30:.1f} GiB "
-                  f"(memory_capacity={self.memory_capacity} x {len(self.tasks)} tasks), over half of the "
+                  f"({self.memory.max_transitions(len(self.tasks)):,} transitions), over half of the "
                   f"{free_ram / 2**30:.1f} GiB of free RAM", file=sys.stderr)
         if disk_bytes > free_disk:
             print(f"motorsleep: warning: checkpoints may need {disk_bytes / 2**30:.1f} GiB in {self.run_dir}, "

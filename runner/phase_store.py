@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from agents.subcortical import SubcorticalPolicy
-from consolidation.memory import EpisodicMemory
+from consolidation.fading_memory import load_memory
 from consolidation.protocol import Phase
 from runner import checkpoints
 from runner.cache import KeyChain
@@ -101,7 +101,7 @@ class PhaseStore:
         index = max(i for i, state in enumerate(finished) if "memory.npz" in state["manifest"])
         folder = checkpoints.phase_folder(x.run_dir, index, x.protocol.phases[index].name)
         x.student = SubcorticalPolicy.load(folder / "subcortical.pt")
-        x.memory = EpisodicMemory.load(folder / "memory.npz")
+        x.memory = load_memory(folder / "memory.npz")
         if "cortical.zip" in finished[index]["manifest"]:
             # SB3's zip unpickles some entries: only files this run wrote and that match their
             # SHA-256 in the sealed manifest get here
@@ -141,7 +141,7 @@ class PhaseStore:
         if phase.kind == "wake":
             x.learner.load(folder / "cortical.zip")
             x.learner.model.set_logger(x.logger)
-            cached = EpisodicMemory.load(folder / "memory.npz")
+            cached = load_memory(folder / "memory.npz")
             task = x.tasks.index(phase.context)
             if shared:
                 x.memory.adopt_wake(cached, task, index)
@@ -152,7 +152,7 @@ class PhaseStore:
                 x.strategy.load_state_dict(torch.load(folder / "strategy.pt", weights_only=True))
         elif phase.kind == "sleep":
             x.student = SubcorticalPolicy.load(folder / "subcortical.pt")
-            x.memory = EpisodicMemory.load(folder / "memory.npz")
+            x.memory = load_memory(folder / "memory.npz")
             x.strategy.load_state_dict(torch.load(folder / "strategy.pt", weights_only=True))
         if phase.kind != "test":  # a test changes neither the novelty model nor the memory
             x.novelty.load_state_dict(_novelty_state(folder, state))

@@ -16,6 +16,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
 from agents.plasticity import PLASTICITY
+from consolidation.fading_memory import MEMORIES
 from consolidation.novelty import NOVELTY_MODELS
 from consolidation.strategies import STRATEGIES
 from consolidation.wake_gating import WakeGating
@@ -80,9 +81,9 @@ class ExperimentSchema:
     consolidation: Any = MISSING  # each option extends the schema of its strategy
     protocol: ProtocolSchema = MISSING
     novelty: Any = MISSING  # each option extends the schema of its novelty model
+    memory: Any = MISSING  # each option extends the schema of its memory class
     wake_gating: Any = MISSING  # each option extends the schema of WakeGating
     student_hidden: list[int] = field(default_factory=lambda: [32, 32])
-    memory_capacity: int = 20_000
     eval_episodes: int = 16
     seed: int = 0
     torch_threads: int = 1
@@ -100,7 +101,7 @@ def strategy_schema(cls: type) -> type:
 
 
 def partial_schema(cls: type) -> type:
-    """The config schema of a class the experiment completes itself (a novelty model): its
+    """The config schema of a class the experiment completes itself (a novelty model, a memory): its
     ``Schema`` plus ``_target_`` and ``_partial_: true``."""
     target = field(default=f"{cls.__module__}.{cls.__name__}")
     partial = field(default=True)
@@ -122,5 +123,7 @@ def register() -> None:
     store.store(group="wake_gating", name="wake_gating_schema", node=strategy_schema(WakeGating))
     for name, cls in NOVELTY_MODELS.items():
         store.store(group="novelty", name=f"{name}_schema", node=partial_schema(cls))
+    for name, cls in MEMORIES.items():
+        store.store(group="memory", name=f"{name}_schema", node=partial_schema(cls))
     if not OmegaConf.has_resolver("repo_root"):
         OmegaConf.register_new_resolver("repo_root", lambda: str(ROOT))

@@ -149,7 +149,7 @@ def bare_loop(student, tensors, updates: int, batch: int, lr: float, seed: int) 
 def bench_sleep(agent: dict, family: TaskFamily, root: dict, wake_steps: int, repeats: int,
                 seed: int) -> dict:
     learner = make_learner(agent, family, seed)
-    memory = EpisodicMemory(root["memory_capacity"], *dims(learner), seed=seed)
+    memory = EpisodicMemory(root["memory"]["capacity_per_task"], *dims(learner), seed=seed)
     callback = MemoryTaggingCallback(memory, task=0, phase=0, novelty=ForwardModelNovelty())
     wake_cpu, wake_wall = clocked(lambda: learner.learn(wake_steps, callback=callback))
     strategy = instantiate(compose_config(["consolidation=gated", "run_dir=unused"]).consolidation)
@@ -269,12 +269,12 @@ def main(argv=None) -> int:
                           "torch": torch.__version__, "numpy": np.__version__}}
     if "wake" in args.figures:
         rollout = ppo["n_envs"] * ppo["hyperparameters"]["n_steps"]
-        out["wake"] = bench_wake(ppo, family, root["memory_capacity"], args.rounds, args.chunk,
+        out["wake"] = bench_wake(ppo, family, root["memory"]["capacity_per_task"], args.rounds, args.chunk,
                                  rollout, args.seed)
         if args.sac:
             sac = config("agent=sac")["agent"]
             warm = sac["hyperparameters"]["learning_starts"] + args.sac_chunk
-            out["wake_sac"] = bench_wake(sac, family, root["memory_capacity"], args.rounds,
+            out["wake_sac"] = bench_wake(sac, family, root["memory"]["capacity_per_task"], args.rounds,
                                          args.sac_chunk, warm, args.seed)
     if "sleep" in args.figures:
         out["sleep"] = bench_sleep(ppo, family, root, wake_steps, args.repeats, args.seed)

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # memory rows a sleep of this run relabelled
 RELEARN = ["protocol.phases=[{kind:wake,context:A,steps:256},{kind:sleep,updates:20},"
            "{kind:wake,context:B,steps:256},{kind:sleep,updates:20},{kind:wake,context:A,steps:256},"
-           "{kind:sleep,updates:20}]", "memory_capacity=300"]
+           "{kind:sleep,updates:20}]", "memory.capacity_per_task=300"]
 
 
 def _command(run_dir: Path, cache_dir: Path | None, *overrides: str) -> list[str]:

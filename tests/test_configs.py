@@ -15,7 +15,7 @@ from runner.build import experiment_from_config
 from runner.schema import register
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-GROUPS = ["env", "agent", "consolidation", "protocol", "novelty", "wake_gating", "experiment"]
+GROUPS = ["env", "agent", "consolidation", "protocol", "novelty", "memory", "wake_gating", "experiment"]
 register()
 
 

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "gating_study.py"
 TINY = ["agent.net_arch=[64,64]", "agent.n_envs=2", "agent.hyperparameters.n_steps=64",
         "agent.hyperparameters.batch_size=64", "agent.hyperparameters.n_epochs=2", "protocol.phases.0.steps=256",
-        "protocol.phases.2.steps=256", "consolidation.updates=20", "eval_episodes=2", "memory_capacity=512",
+        "protocol.phases.2.steps=256", "consolidation.updates=20", "eval_episodes=2", "memory.capacity_per_task=512",
         "student_hidden=[8,8]", "log_formats=[csv]"]
 
 

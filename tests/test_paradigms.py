@@ -181,7 +181,7 @@ def test_curve_callback_records_each_rollout_and_leaves_training_unchanged():
 
 TINY = ["agent.progress_bar=false", "agent.net_arch=[64,64]", "agent.n_envs=2", "agent.hyperparameters.n_steps=64",
         "agent.hyperparameters.batch_size=64", "agent.hyperparameters.n_epochs=2", "consolidation.updates=20",
-        "student_hidden=[8,8]", "memory_capacity=512", "eval_episodes=2",
+        "student_hidden=[8,8]", "memory.capacity_per_task=512", "eval_episodes=2",
         # wakes of protocol/aba_gap1.yaml (A, sleep, B, test, A, sleep): four rollouts each
         "protocol.phases.0.steps=512", "protocol.phases.2.steps=512", "protocol.phases.4.steps=512"]
 

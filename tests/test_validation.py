@@ -35,7 +35,7 @@ BAD_CONFIGS = [
     ("protocol.phases.0.context=C", ["protocol.phases[0].context", "C", "env.contexts has"]),
     ("protocol.phases.0.steps=0", ["protocol.phases[0].steps", "0", ">= 1"]),
     ("protocol.phases.1.kind=nap", ["protocol.phases[1].kind", "nap", "wake", "sleep", "test"]),
-    ("memory_capacity=0", ["memory_capacity", "0", ">= 1"]),
+    ("memory.capacity_per_task=0", ["capacity_per_task", "0", ">= 1"]),
     ("eval_episodes=0", ["eval_episodes", "0", ">= 1"]),
 ]
 
@@ -79,7 +79,7 @@ def test_bad_config_on_resume_keeps_the_finished_phases(tmp_path):
     (tmp_path / "phases" / "00_wake_A").mkdir(parents=True)
     (tmp_path / "phases" / "00_wake_A" / "phase.json").write_text("{}")
     completed = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "run.py"), "experiment=smoke", "memory_capacity=0",
+        [sys.executable, str(ROOT / "scripts" / "run.py"), "experiment=smoke", "memory.capacity_per_task=0",
          f"hydra.run.dir={tmp_path}"], capture_output=True, text=True, timeout=120)
     assert completed.returncode == 2
     assert (tmp_path / "phases" / "00_wake_A" / "phase.json").is_file()
@@ -87,7 +87,7 @@ def test_bad_config_on_resume_keeps_the_finished_phases(tmp_path):
 
 def test_resource_guard_warns_before_start_when_memory_or_disk_would_not_fit(tmp_path, capsys):
     with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["experiment=smoke", "memory_capacity=4000000000",
+        cfg = compose(config_name="config", overrides=["experiment=smoke", "memory.capacity_per_task=4000000000",
                                                        f"run_dir={tmp_path}"])
     experiment = instantiate(cfg)
     experiment._check_resources(obs_dim=12, action_dim=2)
