@@ -83,6 +83,16 @@ class Protocol:
                            for p in self.phases]
         return resolved
 
+    def sleep_updates_after(self, index: int) -> int:
+        """Student updates of the sleep phases after phase ``index`` and before the next wake
+        (what an awake control that replays during wake ``index`` must match)."""
+        total = 0
+        for phase in self.phases[index + 1:]:
+            if phase.kind == "wake":
+                break
+            total += phase.updates or 0 if phase.kind == "sleep" else 0
+        return total
+
     def last_wake_before(self, index: int) -> str | None:
         """The context of the last wake phase before phase ``index`` (None before the first wake)."""
         wakes = [p.context for p in self.phases[:index] if p.kind == "wake"]

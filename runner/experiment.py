@@ -200,9 +200,13 @@ class Experiment:
         name = f"phase {index} ({phase.name})"
         self.strategy.on_wake_start(self.learner, self.memory, task)
         self.learner.set_wake_penalty(lambda: self.strategy.wake_penalty(self.learner))
+        # after the tagging callback, so that a callback reading the memory sees each rollout's rows
+        online = self.strategy.wake_callbacks(self.learner, self.memory, task, self.student,
+                                              self.protocol.sleep_updates_after(index), phase.steps,
+                                              self._phase_seed(index))
         try:
             gating = [self.wake_gating.callback(callback)] if self.wake_gating.active else []
-            self.learner.learn(phase.steps, callback=[callback, *gating, curve, DivergenceGuard(name)])
+            self.learner.learn(phase.steps, callback=[callback, *online, *gating, curve, DivergenceGuard(name)])
         except ValueError as error:  # torch refuses a NaN distribution inside SB3's update
             if self.learner.policy_finite():
                 raise
@@ -216,7 +220,8 @@ class Experiment:
                 "tagging_seconds": callback.seconds_tagging,
                 "memory_transitions": len(self.memory), "memory_bytes": self.memory.nbytes,
                 "transitions_tagged": callback.transitions_tagged, "wake_gating": self.wake_gating.state_dict(),
-                "curve": curve.curve(**_anchor_args(self.anchors[phase.context]))}
+                "curve": curve.curve(**_anchor_args(self.anchors[phase.context])),
+                **({"online": [c.record() for c in online]} if online else {})}
 
     def _sleep(self, phase: Phase, index: int) -> dict[str, Any]:
         """The strategy's offline phase on the task of the last wake (no env step, but for the awake control)."""

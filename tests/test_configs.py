@@ -19,6 +19,11 @@ GROUPS = ["env", "agent", "consolidation", "protocol", "novelty", "memory", "wak
 register()
 
 
+#: what the experiment completes a partial option with, per group
+PARTIAL_ARGUMENTS = {"novelty": {"ignore_dims": []},                        # the cue's dimensions
+                     "memory": {"obs_dim": 12, "action_dim": 2, "seed": 0}}  # the env's dimensions, the seed
+
+
 def options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONFIGS / group).glob("*.yaml"))
 
@@ -38,8 +43,8 @@ def test_every_option_composes_and_instantiates(group, option):
     if group != "experiment":
         assert cfg[group]["_target_"], f"{group}/{option} instantiates no class"
         obj = instantiate(cfg[group], _convert_="all")
-        if cfg[group].get("_partial_"):  # completed by the experiment (a novelty model: the cue's dimensions)
-            obj = obj(ignore_dims=[])
+        if cfg[group].get("_partial_"):  # completed by the experiment: what each group is given
+            obj = obj(**PARTIAL_ARGUMENTS[group])
         assert type(obj).__module__ + "." + type(obj).__name__ == cfg[group]["_target_"]
     else:
         experiment = experiment_from_config(cfg)

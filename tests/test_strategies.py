@@ -135,7 +135,7 @@ def test_every_strategy_runs_the_smoke_protocol(option, tmp_path):
     assert np.isfinite(np.array(results["R"]["cortical"])).all()
 
 
-WAKE_HOOKS = ("wake_contexts", "on_wake_start", "wake_penalty", "on_wake_end")
+WAKE_HOOKS = ("wake_contexts", "on_wake_start", "wake_penalty", "wake_callbacks", "on_wake_end", "plain_wake")
 
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))

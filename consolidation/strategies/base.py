@@ -43,6 +43,8 @@ class Strategy:
       Not the memory, not the student.
     - :meth:`wake_penalty` (every cortical optimizer step): returns a differentiable loss whose
       gradient is added before the step. Changes nothing itself.
+    - :meth:`wake_callbacks` (wake start): SB3 callbacks run during the wake; they may change
+      the student only (the awake control of replay), never the learner or the memory.
     - :meth:`on_wake_end`: may change only the strategy's own state (anchors, importances),
       reading the learner and the memory.
     - :meth:`sleep` (sleep phases): may change the student and the cortical targets of
@@ -91,6 +93,15 @@ class Strategy:
     def wake_penalty(self, learner: CorticalLearner) -> torch.Tensor | None:
         """An extra loss on the cortical parameters during wake (None: no penalty)."""
         return None
+
+    def wake_callbacks(self, learner: CorticalLearner, memory: EpisodicMemory, task: int,
+                       student: SubcorticalPolicy, updates: int, steps: int, seed: int) -> list:
+        """SB3 callbacks run beside the cortex's training on ``task`` (a wake of ``steps`` env
+        steps); ``updates`` is the student updates of the sleeps that follow this wake before the
+        next one. The one channel through which a strategy may change the *student* in wake (the
+        matched awake control of replay); default: none. A strategy that returns any must not
+        claim :attr:`shares_wake` or :meth:`plain_wake`."""
+        return []
 
     def on_wake_end(self, learner: CorticalLearner, memory: EpisodicMemory, task: int) -> None:
         """After the cortex trained on ``task``."""
