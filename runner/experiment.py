@@ -23,6 +23,7 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.utils import set_random_seed
 
 from agents.cortex import CorticalLearner
+from agents.controller import CortexController
 from agents.evaluation import evaluate, normalised_score
 from agents.guards import DivergenceError, DivergenceGuard
 from agents.reference import context_anchors
@@ -32,7 +33,7 @@ from consolidation.curves import LearningCurveCallback
 from consolidation.memory import EpisodicMemory
 from consolidation.novelty import ForwardModelNovelty
 from consolidation.protocol import Phase, Protocol
-from consolidation.strategies.base import Strategy
+from consolidation.strategies.base import STRATEGIES, Strategy
 from consolidation.tagging import MemoryTaggingCallback
 from consolidation.wake_gating import WakeGating
 from envs.family import TaskFamily
@@ -71,6 +72,8 @@ class Experiment:
             ``check`` refuses it, ``accept`` resumes it anyway.
         novelty: the novelty model's factory (a ``novelty`` config option), called with the
             cue's dimensions (``ignore_dims``) when the agent wakes up.
+        controller: who acts in wake and how sleep reaches behaviour (a ``controller`` config
+            option, :mod:`agents.controller`); None is the cortex alone.
         memory: the episodic memory's factory (a ``memory`` config option: per-task reservoirs,
             or one shared store that fades), called with the env's dimensions and the seed.
         wake_gating: the neuromodulation of the cortex's learning rate in wake (a ``wake_gating``
@@ -83,10 +86,11 @@ class Experiment:
                  cache: PhaseCache | None = None, identity: dict[str, Any] | None = None,
                  config_files: dict[str, str] | None = None, resume: str = "check",
                  novelty: Callable[..., Any] = ForwardModelNovelty, wake_gating: WakeGating | None = None,
-                 memory: Callable[..., EpisodicMemory] = functools.partial(EpisodicMemory, capacity_per_task=20_000)
-                 ) -> None:
+                 memory: Callable[..., EpisodicMemory] = functools.partial(EpisodicMemory, capacity_per_task=20_000),
+                 controller: CortexController | None = None) -> None:
         self.family, self.learner, self.strategy = env, agent, consolidation
         self.make_novelty, self.make_memory = novelty, memory
+        self.controller = controller if controller is not None else CortexController()
         self.wake_gating = wake_gating if wake_gating is not None else WakeGating()
         self.protocol = protocol.with_sleep_updates(consolidation.sleep_updates)
         self.student_hidden = [int(h) for h in student_hidden]
@@ -127,6 +131,15 @@ class Experiment:
             raise ValueError(f"consolidation.gating.td_source='recomputed' is not allowed with agent.algorithm="
                              f"{self.learner.algorithm!r}: recomputing TD errors needs PPO's state-value critic "
                              "(expected agent.algorithm='ppo' or td_source='stored')")
+        if not self.controller.plain:
+            if self.learner.algorithm != "ppo":
+                raise ValueError(f"controller={self.controller.name!r} is not allowed with agent.algorithm="
+                                 f"{self.learner.algorithm!r}: expected agent.algorithm='ppo' (or controller='cortex')")
+            if not self.strategy.acts_through_teacher:
+                raise ValueError(f"consolidation={self.strategy.name!r} is not allowed with controller="
+                                 f"{self.controller.name!r}: it reads or steps the cortex alone; expected one of "
+                                 f"{sorted(n for n, c in STRATEGIES.items() if c.acts_through_teacher)} "
+                                 "(or controller='cortex')")
         obs_dim, action_dim = self._dimensions()
         self.memory = self.make_memory(obs_dim=obs_dim, action_dim=action_dim, seed=self.seed)  # checks its settings
         student = _mlp_parameters([obs_dim, *self.student_hidden, action_dim]) + action_dim
@@ -175,6 +188,9 @@ class Experiment:
                                          squash=self.learner.algorithm == "sac")
         self.memory = self.make_memory(obs_dim=obs_dim, action_dim=action_dim, seed=self.seed)
         self.novelty = self.make_novelty(ignore_dims=self.family.cue_dims(obs_dim))
+        probe = self.family.make_env(self.tasks[0])
+        self.controller.start(self.student, probe.action_space.low, probe.action_space.high)
+        probe.close()
         self._check_resources(obs_dim, action_dim)
         self.anchors = self._anchors()
 
@@ -185,7 +201,7 @@ class Experiment:
     def _wake(self, phase: Phase, index: int) -> dict[str, Any]:
         """The cortex learns ``phase.context``; its experience is tagged into the memory."""
         contexts = self.strategy.wake_contexts(phase.context, self.tasks)
-        venv = make_vec(self.family, contexts, self.learner.n_envs, self._phase_seed(index))
+        venv = self.controller.wake_env(make_vec(self.family, contexts, self.learner.n_envs, self._phase_seed(index)))
         if self.learner.model is None:
             self.learner.build(venv, self.seed)
             self.learner.model.set_logger(self.logger)
@@ -201,7 +217,7 @@ class Experiment:
         self.strategy.on_wake_start(self.learner, self.memory, task)
         self.learner.set_wake_penalty(lambda: self.strategy.wake_penalty(self.learner))
         # after the tagging callback, so that a callback reading the memory sees each rollout's rows
-        online = self.strategy.wake_callbacks(self.learner, self.memory, task, self.student,
+        online = self.strategy.wake_callbacks(self.controller.teacher(self.learner), self.memory, task, self.student,
                                               self.protocol.sleep_updates_after(index), phase.steps,
                                               self._phase_seed(index))
         try:
@@ -230,11 +246,13 @@ class Experiment:
             # a resumed run loads the cortex without its env: the awake control needs the last wake's
             # context back (it reseeds and resets it, so a fresh env gives the same states)
             self.learner.model.set_env(make_vec(self.family, [last_wake], self.learner.n_envs, self.seed + index))
-        report = self.strategy.sleep(self.student, self.memory, self.tasks.index(last_wake), self.learner,
+        teacher = self.controller.teacher(self.learner)
+        report = self.strategy.sleep(self.student, self.memory, self.tasks.index(last_wake), teacher,
                                      self.seed + index, updates=phase.updates, logger=self.logger)
+        written = self.controller.after_sleep(self.learner, self.student)  # the write-back, if any
         if report is None:  # a strategy without sleep did nothing
-            return {"strategy": self.strategy.name, "skipped": True, "env_steps": 0}
-        return {"strategy": self.strategy.name, "skipped": False, "updates": report.updates,
+            return {"strategy": self.strategy.name, "skipped": True, "env_steps": 0, **written}
+        return {"strategy": self.strategy.name, "skipped": False, "updates": report.updates, **written,
                 "replayed_tasks": [self.tasks[t] for t in report.replayed_tasks],
                 "final_loss": report.final_loss, "gating": report.gating, "env_steps": report.env_steps,
                 "heldout_kl": {self.tasks[t]: v for t, v in report.heldout_kl.items()},
@@ -243,7 +261,7 @@ class Experiment:
     def _test(self, after: str) -> dict[str, Any]:
         """Evaluate both policies on every context: one row of each R matrix."""
         row: dict[str, Any] = {"after": after, "cortical": {}, "subcortical": {}}
-        policies = {"cortical": self.learner.act, "subcortical": self.student.act}
+        policies = {"cortical": self.controller.policy(self.learner), "subcortical": self.student.act}
         for label in self.tasks:
             env = self.family.make_env(label)
             for name, policy in policies.items():
@@ -291,7 +309,7 @@ class Experiment:
         cortical_params = self.learner.n_actor_parameters
         return {
             "tasks": self.tasks, "contexts": {t: self.family.contexts[t] for t in self.tasks},
-            "family": self.family.family, "seed": self.seed,
+            "family": self.family.family, "seed": self.seed, "controller": self.controller.name,
             "phases": phases, "rows": [row["after"] for row in rows], "trained_rows": trained,
             "R": {p: m.tolist() for p, m in matrices.items()}, "evaluations": rows, "anchors": self.anchors,
             "metrics": {**results.summarise(matrices, trained, self.tasks, self.student.n_parameters, cortical_params,

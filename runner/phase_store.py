@@ -59,7 +59,8 @@ class PhaseStore:
         start = time.perf_counter()
         key, shared = None, False
         if self.chain is not None:
-            plain = phase.kind == "wake" and x.strategy.plain_wake(x.tasks.index(phase.context))
+            plain = (phase.kind == "wake" and x.controller.plain
+                     and x.strategy.plain_wake(x.tasks.index(phase.context)))
             key, shared = self.chain.next(index, dataclasses.asdict(phase), plain)
         with contextlib.nullcontext() if key is None else x.cache.claim(key):
             reused = None if key is None else self._reuse(key, shared, index, phase)
@@ -108,6 +109,7 @@ class PhaseStore:
             x.learner.load(folder / "cortical.zip")
             x.learner.model.set_logger(x.logger)
         x.strategy.load_state_dict(torch.load(folder / "strategy.pt", weights_only=True))
+        x.controller.load_state_dict(_controller_state(folder, finished[index]))
         x.novelty.load_state_dict(_novelty_state(folder, finished[index]))
         x.wake_gating.load_state_dict(finished[-1].get("wake_gating"))
 
@@ -151,11 +153,15 @@ class PhaseStore:
                 x.memory = cached
                 x.strategy.load_state_dict(torch.load(folder / "strategy.pt", weights_only=True))
         elif phase.kind == "sleep":
+            if x.controller.writes_back:  # the sleep changed the cortex too
+                x.learner.load(folder / "cortical.zip")
+                x.learner.model.set_logger(x.logger)
             x.student = SubcorticalPolicy.load(folder / "subcortical.pt")
             x.memory = load_memory(folder / "memory.npz")
             x.strategy.load_state_dict(torch.load(folder / "strategy.pt", weights_only=True))
         if phase.kind != "test":  # a test changes neither the novelty model nor the memory
             x.novelty.load_state_dict(_novelty_state(folder, state))
+            x.controller.load_state_dict(_controller_state(folder, state))
         x.wake_gating.load_state_dict(state.get("wake_gating"))
         record = {**state["record"], "cache": {"computed_seconds": state["record"]["seconds"]}}
         return record, state["row"]
@@ -172,6 +178,8 @@ class PhaseStore:
             x.student.save(folder / "subcortical.pt")
             checkpoints.save_tensors(x.strategy.state_dict(), folder / "strategy.pt")
             checkpoints.save_tensors(x.novelty.state_dict(), folder / "novelty.pt")
+            if x.controller.state_dict():
+                checkpoints.save_tensors(x.controller.state_dict(), folder / "controller.pt")
             crash_point(f"{index}:mid_checkpoint")
             x.memory.save(folder / "memory.npz")
         checkpoints.finish(folder, state)
@@ -184,6 +192,13 @@ def _novelty_state(folder: Path, state: dict[str, Any]) -> dict[str, Any]:
     if "novelty.pt" in state.get("manifest", {}) or "novelty" not in state:
         return torch.load(folder / "novelty.pt", weights_only=True)
     return state["novelty"]
+
+
+def _controller_state(folder: Path, state: dict[str, Any]) -> dict[str, Any]:
+    """The wake controller's state saved with a phase (none for the cortex alone)."""
+    if "controller.pt" not in state.get("manifest", {}):
+        return {}
+    return torch.load(folder / "controller.pt", weights_only=True)
 
 
 def _say(index: int, phase: Phase, what: str) -> None:

@@ -16,6 +16,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
 from agents.plasticity import PLASTICITY
+from agents.controller import CONTROLLERS
 from consolidation.fading_memory import MEMORIES
 from consolidation.novelty import NOVELTY_MODELS
 from consolidation.strategies import STRATEGIES
@@ -82,6 +83,7 @@ class ExperimentSchema:
     protocol: ProtocolSchema = MISSING
     novelty: Any = MISSING  # each option extends the schema of its novelty model
     memory: Any = MISSING  # each option extends the schema of its memory class
+    controller: Any = MISSING  # each option extends the schema of its controller class
     wake_gating: Any = MISSING  # each option extends the schema of WakeGating
     student_hidden: list[int] = field(default_factory=lambda: [32, 32])
     eval_episodes: int = 16
@@ -123,6 +125,8 @@ def register() -> None:
     store.store(group="wake_gating", name="wake_gating_schema", node=strategy_schema(WakeGating))
     for name, cls in NOVELTY_MODELS.items():
         store.store(group="novelty", name=f"{name}_schema", node=partial_schema(cls))
+    for name, cls in CONTROLLERS.items():
+        store.store(group="controller", name=f"{name}_schema", node=strategy_schema(cls))
     for name, cls in MEMORIES.items():
         store.store(group="memory", name=f"{name}_schema", node=partial_schema(cls))
     if not OmegaConf.has_resolver("repo_root"):

@@ -53,9 +53,11 @@ class AwakeReplay(Strategy):
     def plain_wake(self, task: int) -> bool:
         return False  # the student learns in wake: the phase cache must not share these wakes
 
-    def wake_callbacks(self, learner, memory: EpisodicMemory, task: int, student: SubcorticalPolicy,
+    acts_through_teacher = True
+
+    def wake_callbacks(self, teacher, memory: EpisodicMemory, task: int, student: SubcorticalPolicy,
                        updates: int, steps: int, seed: int) -> list[BaseCallback]:
-        return [WakeReplay(self.settings, learner, memory, task, student, updates, steps, seed)] if updates else []
+        return [WakeReplay(self.settings, teacher, memory, task, student, updates, steps, seed)] if updates else []
 
     def sleep(self, student, memory, task, learner, seed, updates, logger=None) -> SleepReport:
         """The sleep slot: refresh ``task``'s trace with the final cortex, as sleep does first; no update."""
@@ -67,10 +69,10 @@ class WakeReplay(BaseCallback):
     """``updates`` student updates spread evenly over a wake of ``steps`` env steps (the last ones
     when the wake ends, so the count is exact), each on a uniform batch of the memory's tasks."""
 
-    def __init__(self, settings: StudentTraining, learner, memory: EpisodicMemory, task: int,
+    def __init__(self, settings: StudentTraining, teacher, memory: EpisodicMemory, task: int,
                  student: SubcorticalPolicy, updates: int, steps: int, seed: int) -> None:
         super().__init__()
-        self.settings, self.learner, self.memory, self.task = settings, learner, memory, task
+        self.settings, self.teacher, self.memory, self.task = settings, teacher, memory, task
         self.student, self.updates, self.steps = student, int(updates), int(steps)
         self.rng = np.random.default_rng(seed)
         self.optimizer = settings.make_optimizer(student.parameters())
@@ -99,7 +101,7 @@ class WakeReplay(BaseCallback):
         mean, log_std = (torch.as_tensor(a) for a in (data["action_mean"][index], data["action_log_std"][index]))
         current = data["task"][index] == self.task  # the task being learned: the cortex's distribution now
         if current.any():
-            live_mean, live_log_std = self.learner.action_distribution(data["obs"][index][current])
+            live_mean, live_log_std = self.teacher.action_distribution(data["obs"][index][current])
             mean[current], log_std[current] = torch.as_tensor(live_mean), torch.as_tensor(live_log_std)
         loss = distillation_loss(*self.student(obs), mean, log_std, self.settings.loss).mean()
         value = float(loss.detach())

@@ -57,6 +57,10 @@ class Strategy:
     #: True only for controls that interact with the env outside wake (the awake control):
     #: every other strategy's sleep must take no env step.
     takes_env_steps = False
+    #: True when the strategy reaches the cortex only through the teacher its sleep (or wake
+    #: callbacks) are given and the plain wake: it then works under any wake controller,
+    #: the residual one included (agents/controller.py). Others are refused there by name.
+    acts_through_teacher = False
     #: True only when every wake hook is the base class's no-op, i.e. the wake is plain
     #: fine-tuning: the shared-phase cache then reuses the wake phases of any other such
     #: strategy (runner/cache.py). tests/test_strategies.py checks the claim.
@@ -94,11 +98,12 @@ class Strategy:
         """An extra loss on the cortical parameters during wake (None: no penalty)."""
         return None
 
-    def wake_callbacks(self, learner: CorticalLearner, memory: EpisodicMemory, task: int,
-                       student: SubcorticalPolicy, updates: int, steps: int, seed: int) -> list:
+    def wake_callbacks(self, teacher, memory: EpisodicMemory, task: int, student: SubcorticalPolicy,
+                       updates: int, steps: int, seed: int) -> list:
         """SB3 callbacks run beside the cortex's training on ``task`` (a wake of ``steps`` env
-        steps); ``updates`` is the student updates of the sleeps that follow this wake before the
-        next one. The one channel through which a strategy may change the *student* in wake (the
+        steps); ``teacher`` is what sleep would distil (the wake controller's behaviour:
+        :mod:`agents.controller`), ``updates`` the student updates of the sleeps that follow this
+        wake before the next one. The one channel through which a strategy may change the *student* in wake (the
         matched awake control of replay); default: none. A strategy that returns any must not
         claim :attr:`shares_wake` or :meth:`plain_wake`."""
         return []

@@ -11,3 +11,4 @@ class FineTuning(Strategy):
     the student stays untrained and only the cortex is scored meaningfully."""
 
     shares_wake = True  # its wake is plain fine-tuning
+    acts_through_teacher = True  # it never consolidates

@@ -42,6 +42,7 @@ class ScratchStudent(SleepConsolidation):
         holdout_fraction: float = 0.1
 
     target = "taken_actions"
+    acts_through_teacher = False  # it clones the memories' executed actions: the cortex's alone
 
     def __init__(self, **settings: Any) -> None:
         Strategy.__init__(self, **settings)  # its own Schema, not SleepSettings: the Sleep is built here

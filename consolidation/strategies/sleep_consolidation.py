@@ -26,6 +26,7 @@ class SleepConsolidation(Strategy):
     #: what the student learns from: the cortex's distributions (``teacher``) or the executed actions
     target = "teacher"
     shares_wake = True  # its wake is plain fine-tuning
+    acts_through_teacher = True  # it distils whatever teacher it is given
 
     def __init__(self, **settings: Any) -> None:
         super().__init__(**settings)

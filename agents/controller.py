@@ -1,0 +1,186 @@
+"""Who acts in wake: the cortex alone, or the consolidated subcortical command with a cortical correction.
+
+The controller decides how sleep reaches behaviour (the ``controller`` config option):
+
+- :class:`CortexController` (``controller=cortex``, the default): the cortex acts in wake and in
+  the tests; the student is scored on its own and never acts, so sleep never changes behaviour.
+- :class:`ResidualController` (``controller=residual``): feedback-error learning (Kawato, Furukawa
+  and Suzuki 1987; Kawato 1990). The action is the subcortical *base* command plus a cortical
+  correction, ``clip(base(s) + cortex(s))``: the cortex learns, by PPO, what the consolidated
+  command still gets wrong. A sleep distils the whole behaviour (base + correction) into the
+  student and then writes back: the student becomes the new base and the cortex's correction is
+  reset to zero (its action head, not its features or its critic), so what the agent does is
+  carried by the subcortical store from then on. A learned movement moves from cortex to
+  subcortex, and later learning (B) is a correction on top of it.
+
+  Why this design can show, or fail to show, the human patterns: after B, the retest of A is the
+  base that sleep made plus whatever correction B left on A's states. If the correction B needs
+  does not spread to A's states (a context it can tell apart, or feedback that differs between the
+  fields), A survives in proportion to what was consolidated before B, so protection grows with
+  the sleeps between A and B; if it spreads, the retest fails whatever the gap (Caithness et al.
+  2004's negative result). The fading memory (``memory=shared``) decides whether a late sleep can
+  still consolidate A.
+
+``R['cortical']`` is always the *wake controller's* behaviour: the cortex under ``cortex``, the
+base plus the correction under ``residual``. ``R['subcortical']`` is the student alone.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3.common.vec_env import VecEnvWrapper
+
+from agents.subcortical import SubcorticalPolicy
+
+
+class CortexController:
+    """The cortex acts; the student is a passive store scored on its own (``controller=cortex``)."""
+
+    name = "cortex"
+    #: the wake depends on nothing but the cortex and the env: the phase cache may share it
+    plain = True
+    #: whether a sleep may change the cortex (the residual controller's write-back)
+    writes_back = False
+
+    @dataclass
+    class Schema:
+        """No settings."""
+
+    def start(self, student: SubcorticalPolicy, low: np.ndarray, high: np.ndarray) -> None:
+        """Called once the student exists (a fresh agent, or one restored from a checkpoint)."""
+
+    def wake_env(self, venv):
+        """The env the cortex learns on."""
+        return venv
+
+    def policy(self, learner):
+        """The wake controller's deterministic action, for the tests."""
+        return learner.act
+
+    def teacher(self, learner):
+        """What sleep distils (``action_distribution``; ``td_errors`` for recomputed tags)."""
+        return learner
+
+    def after_sleep(self, learner, student: SubcorticalPolicy) -> dict[str, Any]:
+        """After a sleep (or an awake control's slot): the write-back, if any; what it did."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+class ResidualController(CortexController):
+    """The subcortical base command plus a cortical correction; sleep transfers the sum into the
+    base and resets the correction (``controller=residual``; PPO only)."""
+
+    name = "residual"
+    plain = False  # the wake depends on the base the sleeps made
+    writes_back = True
+
+    def start(self, student: SubcorticalPolicy, low: np.ndarray, high: np.ndarray) -> None:
+        self.low, self.high = np.asarray(low, dtype=np.float32), np.asarray(high, dtype=np.float32)
+        if not hasattr(self, "base"):
+            self.base = _frozen(student)
+
+    def command(self, obs: np.ndarray) -> np.ndarray:
+        """The base's deterministic command at ``obs``."""
+        return self.base.act(obs)
+
+    def wake_env(self, venv):
+        return BaseCommandEnv(venv, self)
+
+    def policy(self, learner):
+        def act(obs: np.ndarray) -> np.ndarray:
+            return np.clip(self.command(obs) + learner.act(obs), self.low, self.high)
+        return act
+
+    def teacher(self, learner):
+        return _Behaviour(self, learner)
+
+    def after_sleep(self, learner, student: SubcorticalPolicy) -> dict[str, Any]:
+        """If the student changed since it became the base, it becomes the base and the cortex's
+        correction is reset to zero (its action head and that head's optimizer moments)."""
+        if all(torch.equal(a, b) for a, b in zip(self.base.state_dict().values(), student.state_dict().values(),
+                                                   strict=True)):
+            return {"write_back": False}
+        self.base = _frozen(student)
+        head = _action_head(learner.model.policy)
+        with torch.no_grad():
+            head.weight.zero_()
+            head.bias.zero_()
+        for optimizer in learner.optimizers():
+            for parameter in (head.weight, head.bias):
+                optimizer.state.pop(parameter, None)
+        return {"write_back": True}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"base_spec": self.base.spec(), "base": self.base.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state:
+            self.base = SubcorticalPolicy(**state["base_spec"])
+            self.base.load_state_dict(state["base"])
+            self.base.requires_grad_(False)
+
+
+class BaseCommandEnv(VecEnvWrapper):
+    """The env as the cortex sees it under the residual controller: its action is a correction,
+    added to the base's command at the same observation, then clipped to the action box."""
+
+    def __init__(self, venv, controller: ResidualController) -> None:
+        super().__init__(venv)
+        self.controller, self.last_obs = controller, None
+
+    def reset(self):
+        self.last_obs = self.venv.reset()
+        return self.last_obs
+
+    def step_async(self, actions: np.ndarray) -> None:
+        command = self.controller.command(np.asarray(self.last_obs, dtype=np.float32))
+        self.venv.step_async(np.clip(command + actions, self.controller.low, self.controller.high))
+
+    def step_wait(self):
+        obs, rewards, dones, infos = self.venv.step_wait()
+        self.last_obs = obs
+        return obs, rewards, dones, infos
+
+
+class _Behaviour:
+    """The residual agent's action distribution, for sleep to distil: the cortex's Gaussian shifted
+    by the base's command (mean clipped to the box, as the executed action is)."""
+
+    def __init__(self, controller: ResidualController, learner) -> None:
+        self.controller, self.learner = controller, learner
+
+    def action_distribution(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mean, log_std = self.learner.action_distribution(obs)
+        shifted = np.clip(self.controller.command(np.asarray(obs, dtype=np.float32)) + mean,
+                          self.controller.low, self.controller.high)
+        return shifted.astype(np.float32), log_std
+
+    def td_errors(self, *args, **kwargs) -> np.ndarray:
+        return self.learner.td_errors(*args, **kwargs)
+
+
+def _frozen(student: SubcorticalPolicy) -> SubcorticalPolicy:
+    base = copy.deepcopy(student)
+    base.requires_grad_(False)
+    return base
+
+
+def _action_head(policy) -> torch.nn.Linear:
+    """The Linear layer that outputs PPO's Gaussian mean (inside the tanh bound when there is one)."""
+    head = policy.action_net
+    return head[0] if isinstance(head, torch.nn.Sequential) else head
+
+
+#: The controllers: the ``controller`` config options (configs/controller/).
+CONTROLLERS = {"cortex": CortexController, "residual": ResidualController}
