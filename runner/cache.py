@@ -16,9 +16,10 @@ Two chains of keys run side by side (:class:`KeyChain`):
 - the **wake lane** hashes only the wake phases before, for wakes that are plain fine-tuning
   (``Strategy.plain_wake``: always for ``none``, the sleep variants, the sleep ablations and the
   awake control; the first wake of the wake-penalty baselines, CLEAR and Progress & Compress,
-  which have nothing to protect or reset yet). Sleep never changes the cortex, and a wake
-  writes only its own task's rows of the memory, so these wakes are trained once per seed for
-  all strategies;
+  which have nothing to protect or reset yet). Sleep never changes the cortex under the default
+  wake controller (the residual controller's wakes are never shared: they depend on the base its
+  sleeps made), and which memory rows a wake writes depends only on the memory's counters, so these
+  wakes are trained once per seed for all strategies;
   :meth:`consolidation.memory.EpisodicMemory.adopt_wake` merges a cached wake's rows into the
   memory of the run that reuses it (whose earlier rows a sleep may have relabelled), and the
   strategy's own wake hooks run on the loaded cortex (they change only the strategy's state).
