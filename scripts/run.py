@@ -11,11 +11,15 @@ A bad input or an interruption ends with one ``motorsleep:`` message and an exit
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
-# the checkout's packages, also before `pip install -e .` has seen the motorsleep package
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# the checkout's packages, also before `pip install -e .` has seen the motorsleep package: in this
+# process and in the jobs a launcher starts (a sweep's worker imports the app, motorsleep.app, by name)
+ROOT = str(Path(__file__).resolve().parents[1])
+sys.path.insert(0, ROOT)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)
 
 from motorsleep.app import main  # noqa: E402
 from runner import failures  # noqa: E402
