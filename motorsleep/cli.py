@@ -117,7 +117,8 @@ def _evaluate(args: argparse.Namespace, program: str) -> int:
         named = score.context if score.context == score.description else f"{score.context} ({score.description})"
         print(f"| {named} | {score.score:.3f} | {score.mean_return:.2f} | {score.success_rate:.2f} | "
               f"{score.episodes} |")
-    print("score: (R - R_base) / (R_reference - R_base) over the same episodes, as in results.json")
+    print("score: (R - R_base) / (R_reference - R_base), R_base and R_reference over the same episodes, "
+          "as the test phases score")
     return 0
 
 

@@ -72,7 +72,11 @@ def test_the_console_script_is_the_cli_main_and_its_package_is_installed():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     module, _, function = project["project"]["scripts"]["motorsleep"].partition(":")
     assert (module, function) == ("motorsleep.cli", "main")
-    assert getattr(__import__(module, fromlist=[function]), function) is cli.main
+    main = getattr(__import__(module, fromlist=[function]), function)
+    assert main is cli.main
+    with pytest.raises(SystemExit) as done:  # as the console script calls it, with its arguments in sys.argv
+        main(["--help"])
+    assert done.value.code == 0
     assert "motorsleep*" in project["tool"]["setuptools"]["packages"]["find"]["include"]
 
 
