@@ -309,12 +309,13 @@ def reference_return(family: str, env: gymnasium.Env, n_episodes: int = 16, seed
     return REFERENCES[family](env, n_episodes, seed)
 
 
-def context_anchors(family, label: str, n_episodes: int = 16) -> dict[str, float]:
+def context_anchors(family, label: str, n_episodes: int = 16, seed: int = 10_000) -> dict[str, float]:
     """The two returns that normalise scores on one context of a task family (``envs.family.
-    TaskFamily``): ``base``, the better of a random and a zero-action policy, and ``reference``."""
+    TaskFamily``): ``base``, the better of a random and a zero-action policy, and ``reference``,
+    over the evaluation episodes ``seed, seed + 1, ...`` (the ones the scored policy plays)."""
     env = family.make_env(label)
     try:
-        return {"base": baseline_return(env, n_episodes)[0],
-                "reference": reference_return(family.family, env, n_episodes)}
+        return {"base": baseline_return(env, n_episodes, seed)[0],
+                "reference": reference_return(family.family, env, n_episodes, seed)}
     finally:
         env.close()

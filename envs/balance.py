@@ -12,7 +12,7 @@ import numpy as np
 from gymnasium import spaces, utils
 from gymnasium.envs.mujoco import MujocoEnv
 
-from envs.checks import check_cue, check_non_negative, check_positive
+from envs.checks import check_cue, check_flag, check_non_negative, check_positive
 from envs.contexts import BalanceContext, resolve_context
 
 ASSET = Path(__file__).parent / "assets" / "balance.xml"
@@ -97,6 +97,7 @@ class BalanceEnv(MujocoEnv, utils.EzPickle):
         )
         self.context = resolve_context("balance", context)
         check_cue(context_id, n_contexts)
+        check_flag(context_cue=context_cue)
         check_positive(healthy_reward=healthy_reward, max_pole_angle=max_pole_angle, gear=gear,
                        frame_skip=frame_skip)
         check_non_negative(ctrl_cost_weight=ctrl_cost_weight, reset_noise_scale=reset_noise_scale)

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 
 def check_cue(context_id: int, n_contexts: int) -> None:
     if int(n_contexts) < 1:
         raise ValueError(f"n_contexts={n_contexts!r} is not allowed: expected an integer >= 1")
     if not 0 <= int(context_id) < int(n_contexts):
         raise ValueError(f"context_id={context_id!r} is not allowed: expected an integer in [0, {int(n_contexts) - 1}]")
+
+
+def check_flag(**values: object) -> None:
+    """A switch must be a real bool: ``bool("no")`` is True, so a string or number is refused, not cast."""
+    for name, value in values.items():
+        if not isinstance(value, bool | np.bool_):
+            raise ValueError(f"{name}={value!r} is not allowed: expected True or False (a bool)")
 
 
 def check_positive(**values: float) -> None:

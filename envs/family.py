@@ -13,6 +13,7 @@ from typing import Any
 import gymnasium
 
 from envs import FAMILY_MAX_STEPS, REGISTERED_IDS
+from envs.checks import check_flag
 from envs.contexts import resolve_context
 
 BASE_IDS = {"reach": "motorsleep/Reach-v0", "balance": "motorsleep/Balance-v0"}
@@ -42,6 +43,7 @@ class TaskFamily:
                 resolve_context(family, ctx)
             except ValueError as error:
                 raise ValueError(f"env.contexts.{label}: {error}") from None
+        check_flag(**{"env.context_cue": context_cue})  # the config key, as the other errors here name it
         self.context_cue = bool(context_cue)
         self.env_kwargs = dict(env_kwargs or {})
         self.max_episode_steps = FAMILY_MAX_STEPS[family]

@@ -13,7 +13,7 @@ import numpy as np
 from gymnasium import spaces, utils
 from gymnasium.envs.mujoco import MujocoEnv
 
-from envs.checks import check_cue, check_non_negative, check_positive
+from envs.checks import check_cue, check_flag, check_non_negative, check_positive
 from envs.contexts import ReachContext, resolve_context
 
 ASSET = Path(__file__).parent / "assets" / "reach.xml"
@@ -113,6 +113,7 @@ class ReachEnv(MujocoEnv, utils.EzPickle):
         )
         self.context = resolve_context("reach", context)
         check_cue(context_id, n_contexts)
+        check_flag(context_cue=context_cue, random_targets=random_targets)
         check_positive(n_targets=n_targets, target_radius=target_radius, gear=gear,
                         frame_skip=frame_skip, success_tolerance=success_tolerance)
         check_non_negative(distance_weight=distance_weight, ctrl_cost_weight=ctrl_cost_weight,

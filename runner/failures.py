@@ -8,9 +8,12 @@ exit   class
 1      a bug: any other exception, with its traceback (please report it)
 2      config error: an override, key, option, type or value that is not allowed, whether
        Hydra finds it while composing the config or the experiment while validating it;
-       also a run directory made by another config (``resume=accept`` resumes it anyway)
+       also a run directory made by another config (``resume=accept`` resumes it anyway),
+       and a bad argument of ``motorsleep evaluate`` (no run directory there, an unknown
+       phase, policy or context)
 3      diverged: a phase's training went non-finite; the finished phases are kept
-4      file system: the run directory or the phase cache cannot be made or written
+4      file system: the run directory or the phase cache cannot be made or written (or,
+       for ``motorsleep evaluate``, read)
 130    interrupted: Ctrl-C (SIGINT) or SIGTERM; the finished phases are kept, and the
        message gives the command that resumes after them
 =====  ===============================================================================
@@ -32,6 +35,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 from agents.guards import DivergenceError
 from runner import config_errors
@@ -119,7 +123,7 @@ def reported(run: Run, overrides: list[str]) -> Iterator[None]:
         if run.sweep_dir is not None and run.sweep_dir.is_dir() and \
                 {p.name for p in run.sweep_dir.iterdir()} <= {"multirun.yaml"}:  # no job left anything
             shutil.rmtree(run.sweep_dir, ignore_errors=True)
-        _exit(*outcome)
+        stop(*outcome)
 
 
 def guard(main: Callable[[], None]) -> None:
@@ -145,7 +149,7 @@ def guard(main: Callable[[], None]) -> None:
         outcome = None if debugging else describe(error, None, overrides())
         if outcome is None:
             raise
-        _exit(*outcome)
+        stop(*outcome)
 
 
 def overrides() -> list[str]:
@@ -243,7 +247,8 @@ def _debugging() -> bool:
 _TRACEBACKS_ASKED = os.environ.get("HYDRA_FULL_ERROR") == "1"
 
 
-def _exit(code: int, message: str) -> None:
+def stop(code: int, message: str) -> NoReturn:
+    """End the process as every failure here ends: ``motorsleep: <message>`` on stderr, exit ``code``."""
     sys.stdout.flush()
     print(f"motorsleep: {message}", file=sys.stderr, flush=True)
     raise SystemExit(code)

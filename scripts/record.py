@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import inspect
 import os
 import sys
 import tempfile
@@ -58,13 +57,11 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 import envs  # noqa: F401  (registers the ids)
-from agents.evaluation import episode_options, evaluate
+from agents.evaluation import episode_options
 from envs.contexts import describe_context
 from envs.rendering import FrameRenderer, site_names
-from runner.saved_run import POLICY_FILES, SavedPhase, SavedRun
+from runner.saved_run import EVAL_SEED, POLICY_FILES, SavedPhase, SavedRun  # recorded episodes are the scored ones
 
-# evaluate()'s first seed, read from its signature: recorded episodes are the scored ones
-EVAL_SEED = inspect.signature(evaluate).parameters["seed"].default
 VIDEO_SUFFIXES = (".mp4", ".gif")
 ROW_KEYS = ("phase", "policy", "context", "label")
 

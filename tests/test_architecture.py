@@ -18,6 +18,7 @@ MAY_IMPORT = {
     "consolidation": {"envs", "agents", "fileio"},
     "runner": {"envs", "agents", "consolidation", "fileio"},
     "reporting": {"envs", "agents", "consolidation", "runner", "fileio"},
+    "motorsleep": {"envs", "agents", "consolidation", "runner", "reporting", "fileio"},
 }
 PACKAGES = tuple(MAY_IMPORT)
 

@@ -408,6 +408,8 @@ BAD_ARGUMENTS = [
     (REACH, {"context_id": 3, "n_contexts": 3}, r"context_id=3", "[0, 2]"),
     (REACH, {"context_id": -1, "n_contexts": 2}, r"context_id=-1", "[0, 1]"),
     (REACH, {"n_contexts": 0}, r"n_contexts=0", ">= 1"),
+    (REACH, {"context_cue": "yes"}, r"context_cue='yes'", "True or False"),  # bool("no") would be True too
+    (REACH, {"random_targets": "no"}, r"random_targets='no'", "True or False"),
     (BALANCE, {"context": "curl_cw"}, r"context='curl_cw'", str(sorted(BALANCE_CONTEXTS))),
     (BALANCE, {"context": {"gravity": 1.0}}, r"context has unknown balance field\(s\) \['gravity",
      str(field_names(BalanceContext))),
@@ -418,6 +420,7 @@ BAD_ARGUMENTS = [
     (BALANCE, {"context": {"gravity_tilt_deg": NAN}}, r"gravity_tilt_deg=nan", "(-45, 45)"),
     (BALANCE, {"context_id": 2, "n_contexts": 2}, r"context_id=2", "[0, 1]"),
     (BALANCE, {"n_contexts": 0}, r"n_contexts=0", ">= 1"),
+    (BALANCE, {"context_cue": 1}, r"context_cue=1", "True or False"),
 ]
 
 
@@ -429,6 +432,14 @@ def test_bad_arguments_raise_value_error_naming_argument_and_allowed_values(
     with pytest.raises(ValueError, match=names_argument) as excinfo:
         make_env(env_id, **kwargs)
     assert allowed in str(excinfo.value)
+
+
+def test_a_task_family_refuses_a_cue_that_is_not_a_bool():
+    from envs.family import TaskFamily
+
+    with pytest.raises(ValueError, match=r"env\.context_cue='yes' is not allowed: expected True or False"):
+        TaskFamily("reach", {"A": "curl_cw"}, context_cue="yes")
+    assert TaskFamily("reach", {"A": "curl_cw"}, context_cue=np.bool_(True)).context_cue is True
 
 
 @pytest.mark.parametrize(("options", "names_argument", "allowed"), [

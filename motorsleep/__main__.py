@@ -1,0 +1,7 @@
+"""``python -m motorsleep ...``: the ``motorsleep`` command without the console script installed."""
+
+import sys
+
+from motorsleep.cli import main
+
+sys.exit(main())
