@@ -90,6 +90,8 @@ class SavedRun:
         config = OmegaConf.load(configs[0])
         self.family: TaskFamily = instantiate(config.env, _convert_="all")
         self.algorithm: str = str(config.agent.algorithm)
+        # who acted in wake (agents/controller.py); runs made before the option existed: the cortex
+        self.controller = config.get("controller", {"_target_": "agents.controller.CortexController"})
         self.eval_episodes = int(config.eval_episodes)  # what its test phases played
         self.torch_threads = int(config.torch_threads)  # and with how many torch threads
         self.phases = self._sealed_phases()
@@ -158,8 +160,9 @@ class SavedRun:
         if policy == "cortical":
             # SB3's zip unpickles some entries: only files that matched their sealed manifest get here
             learner = CorticalLearner(algorithm=self.algorithm)
-            expected = learner.load(path).observation_space.shape[0]
-            act = learner.act
+            model = learner.load(path)
+            expected = model.observation_space.shape[0]
+            act = self._wake_controller(phase, model.action_space).policy(learner)
         else:
             student = SubcorticalPolicy.load(path)
             expected, act = student.obs_dim, student.act
@@ -167,6 +170,18 @@ class SavedRun:
             raise ValueError(f"the {policy} policy of {phase.key} takes observations of size {expected}, but this "
                              f"run's env gives {obs_dim}: was {self.run_dir}'s config changed after the run?")
         return act
+
+    def _wake_controller(self, phase: SavedPhase, action_space):
+        """The run's wake controller as ``phase`` left it: ``cortical`` scores are its behaviour
+        (under ``controller=residual``, the saved base command plus the cortex's correction)."""
+        controller = instantiate(self.controller)
+        state = phase.folder / "controller.pt"
+        if state.is_file():
+            controller.load_state_dict(torch.load(state, weights_only=True))
+        elif controller.writes_back:
+            raise ValueError(f"{phase.key} has no controller.pt: a {controller.name} run's behaviour needs its base")
+        controller.start(None, action_space.low, action_space.high)
+        return controller
 
     # -- any context of the family ---------------------------------------------------------
     def context_family(self, context: str | Mapping[str, Any]) -> tuple[TaskFamily, str]:

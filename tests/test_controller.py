@@ -53,8 +53,10 @@ def test_the_residual_env_steps_the_base_command_plus_the_correction_clipped_to_
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("controller")
-    return {name: build_experiment([*SMOKE, f"controller={name}"], run_dir=root / name).run()
+    runs = {name: build_experiment([*SMOKE, f"controller={name}"], run_dir=root / name).run()
             for name in ("cortex", "residual")}
+    runs["residual_dir"] = root / "residual"
+    return runs
 
 
 def test_after_each_sleep_the_residual_agent_acts_as_its_student_does(runs):
@@ -110,3 +112,14 @@ def test_what_the_residual_controller_cannot_drive_is_refused_by_name(tmp_path, 
     for word in words:
         assert word in str(caught.value)
     assert not (tmp_path / "x").exists()
+
+
+def test_a_saved_residual_run_scores_its_behaviour_as_its_test_phases_did(runs):
+    """SavedRun (motorsleep evaluate) composes the saved base and the cortex's correction."""
+    from runner.saved_run import SavedRun
+
+    saved, results = SavedRun(runs["residual_dir"]), runs["residual"]
+    for phase, recorded in zip(saved.phases, results["evaluations"], strict=True):
+        scores = saved.evaluate("cortical", phase=phase.key)
+        assert {label: s.mean_return for label, s in scores.items()} == \
+            {label: cell["return"] for label, cell in recorded["cortical"].items()}, phase.key
