@@ -69,7 +69,7 @@ class BalanceEnv(MujocoEnv, utils.EzPickle):
     ## Arguments
     - ``context``: a preset name of :data:`envs.contexts.BALANCE_CONTEXTS`, a dict of
       :class:`envs.contexts.BalanceContext` fields, or an instance (default ``"null"``).
-    - ``context_id`` / ``n_contexts`` / ``context_cue``: as in :class:`envs.reach.ReachEnv`.
+    - ``context_id`` / ``n_contexts`` / ``context_cue`` / ``cue_shown``: as in :class:`envs.reach.ReachEnv`.
     - ``healthy_reward`` (1.0), ``ctrl_cost_weight`` (0.0), ``max_pole_angle`` (0.4 rad).
     - ``reset_noise_scale`` (0.01), ``gear`` (20.0 N per unit command), ``frame_skip`` (2).
     - ``render_mode``, ``width``, ``height``, ``camera_name``: as in gymnasium's MuJoCo envs.
@@ -83,6 +83,7 @@ class BalanceEnv(MujocoEnv, utils.EzPickle):
         context_id: int = 0,
         n_contexts: int = 1,
         context_cue: bool = False,
+        cue_shown: bool = True,
         healthy_reward: float = 1.0,
         ctrl_cost_weight: float = 0.0,
         max_pole_angle: float = 0.4,
@@ -92,12 +93,12 @@ class BalanceEnv(MujocoEnv, utils.EzPickle):
         **kwargs: Any,
     ) -> None:
         utils.EzPickle.__init__(
-            self, context, context_id, n_contexts, context_cue, healthy_reward, ctrl_cost_weight,
+            self, context, context_id, n_contexts, context_cue, cue_shown, healthy_reward, ctrl_cost_weight,
             max_pole_angle, reset_noise_scale, gear, frame_skip, **kwargs,
         )
         self.context = resolve_context("balance", context)
         check_cue(context_id, n_contexts)
-        check_flag(context_cue=context_cue)
+        check_flag(cue_shown=cue_shown, context_cue=context_cue)
         check_positive(healthy_reward=healthy_reward, max_pole_angle=max_pole_angle, gear=gear,
                        frame_skip=frame_skip)
         check_non_negative(ctrl_cost_weight=ctrl_cost_weight, reset_noise_scale=reset_noise_scale)
@@ -114,7 +115,8 @@ class BalanceEnv(MujocoEnv, utils.EzPickle):
         self.metadata = {**self.metadata, "render_fps": int(round(1.0 / self.dt))}
         self._apply_context(float(gear))
         self._cue = np.zeros(self.n_contexts if self.context_cue else 0)
-        if self.context_cue:
+        self.cue_shown = bool(cue_shown)
+        if self.context_cue and self.cue_shown:  # an unannounced context: the cue's slots stay zero
             self._cue[self.context_id] = 1.0
         self._cue_list = self._cue.tolist()
         self._upright_so_far = True

@@ -27,11 +27,13 @@ class TaskFamily:
         contexts: label -> context (preset name or dict of context fields). The order of the
             labels gives each context's cue index.
         context_cue: append a one-hot of the context index to observations.
+        uncued: labels whose observations carry no cue (the one-hot's slots at zero): contexts the
+            agent is not told about, such as a washout block, when ``context_cue`` is on.
         env_kwargs: further constructor keywords of the env (e.g. ``n_targets``).
     """
 
     def __init__(self, family: str, contexts: Mapping[str, Any], context_cue: bool = True,
-                 env_kwargs: Mapping[str, Any] | None = None) -> None:
+                 env_kwargs: Mapping[str, Any] | None = None, uncued: list[str] | None = None) -> None:
         if family not in BASE_IDS:
             raise ValueError(f"env.family={family!r} is not allowed: expected one of {sorted(BASE_IDS)}")
         if not contexts:
@@ -46,6 +48,10 @@ class TaskFamily:
         check_flag(**{"env.context_cue": context_cue})  # the config key, as the other errors here name it
         self.context_cue = bool(context_cue)
         self.env_kwargs = dict(env_kwargs or {})
+        self.uncued = [str(label) for label in (uncued or [])]
+        unknown = [label for label in self.uncued if label not in self.contexts]
+        if unknown:
+            raise ValueError(f"env.uncued={self.uncued} is not allowed: {unknown} not in env.contexts {list(self.contexts)}")
         self.max_episode_steps = FAMILY_MAX_STEPS[family]
         assert BASE_IDS[family] in REGISTERED_IDS
 
@@ -61,7 +67,8 @@ class TaskFamily:
     def env_kwargs_for(self, label: str) -> dict[str, Any]:
         """Constructor keywords of the env of context ``label``."""
         return {**self.env_kwargs, "context": self.contexts[label], "context_id": self.index(label),
-                "n_contexts": len(self.contexts), "context_cue": self.context_cue}
+                "n_contexts": len(self.contexts), "context_cue": self.context_cue,
+                "cue_shown": label not in self.uncued}
 
     def cue_dims(self, obs_dim: int) -> list[int]:
         """Indices of the cue's one-hot in an observation of ``obs_dim`` (the last dimensions; none

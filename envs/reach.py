@@ -78,6 +78,8 @@ class ReachEnv(MujocoEnv, utils.EzPickle):
       :class:`envs.contexts.ReachContext` fields, or an instance (default ``"null"``).
     - ``context_id`` / ``n_contexts`` / ``context_cue``: the context's index, the number of
       contexts, and whether the observation ends with a one-hot of the index.
+    - ``cue_shown`` (True): False leaves the cue's slots at zero, a context that is not announced
+      (a washout block must not carry a cue of its own, or it washes nothing out).
     - ``n_targets`` (8), ``target_radius`` (0.10 m), ``random_targets`` (False).
     - ``distance_weight`` (10.0), ``ctrl_cost_weight`` (0.01), ``success_tolerance`` (0.02 m).
     - ``reset_noise_scale`` (0.01), ``gear`` (5.0 N m per unit command), ``frame_skip`` (4).
@@ -95,6 +97,7 @@ class ReachEnv(MujocoEnv, utils.EzPickle):
         context_id: int = 0,
         n_contexts: int = 1,
         context_cue: bool = False,
+        cue_shown: bool = True,
         n_targets: int = 8,
         target_radius: float = 0.10,
         random_targets: bool = False,
@@ -107,13 +110,13 @@ class ReachEnv(MujocoEnv, utils.EzPickle):
         **kwargs: Any,
     ) -> None:
         utils.EzPickle.__init__(
-            self, context, context_id, n_contexts, context_cue, n_targets, target_radius,
+            self, context, context_id, n_contexts, context_cue, cue_shown, n_targets, target_radius,
             random_targets, distance_weight, ctrl_cost_weight, success_tolerance,
             reset_noise_scale, gear, frame_skip, **kwargs,
         )
         self.context = resolve_context("reach", context)
         check_cue(context_id, n_contexts)
-        check_flag(context_cue=context_cue, random_targets=random_targets)
+        check_flag(cue_shown=cue_shown, context_cue=context_cue, random_targets=random_targets)
         check_positive(n_targets=n_targets, target_radius=target_radius, gear=gear,
                         frame_skip=frame_skip, success_tolerance=success_tolerance)
         check_non_negative(distance_weight=distance_weight, ctrl_cost_weight=ctrl_cost_weight,
@@ -143,7 +146,8 @@ class ReachEnv(MujocoEnv, utils.EzPickle):
         self._rot_cos, self._rot_sin = math.cos(theta), math.sin(theta)
         self._start_qpos = _inverse_kinematics(self._start, *self.link_lengths)
         self._cue = np.zeros(self.n_contexts if self.context_cue else 0)
-        if self.context_cue:
+        self.cue_shown = bool(cue_shown)
+        if self.context_cue and self.cue_shown:  # an unannounced context: the cue's slots stay zero
             self._cue[self.context_id] = 1.0
         self._cue_list = self._cue.tolist()
         self._start_xy = tuple(self._start.tolist())

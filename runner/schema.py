@@ -32,6 +32,7 @@ class EnvSchema:
     contexts: dict[str, Any] = MISSING
     context_cue: bool = True
     env_kwargs: dict[str, Any] = field(default_factory=dict)
+    uncued: list[str] = field(default_factory=list)
 
 
 @dataclass

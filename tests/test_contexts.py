@@ -463,3 +463,19 @@ def test_registered_preset_ids_accept_context_overrides(make_env):
     assert envs.env_id_for("reach", "curl_cw") == CURL_CW
     with pytest.raises(ValueError, match=r"family='reach', context='curl_up'"):
         envs.env_id_for("reach", "curl_up")
+
+
+def test_an_uncued_context_shows_zeros_where_the_others_show_their_cue():
+    """A washout block must not carry a cue of its own (issue 14): env.uncued."""
+    from envs.family import TaskFamily
+
+    family = TaskFamily("reach", {"A": "rot_plus30", "B": "rot_minus30", "N": "null"}, context_cue=True, uncued=["N"])
+    cues = {}
+    for label in family.labels:
+        env = family.make_env(label)
+        obs, _ = env.reset(seed=0)
+        cues[label] = obs[family.cue_dims(len(obs))].tolist()
+        env.close()
+    assert cues == {"A": [1.0, 0.0, 0.0], "B": [0.0, 1.0, 0.0], "N": [0.0, 0.0, 0.0]}
+    with pytest.raises(ValueError, match=r"env.uncued=\['W'\] is not allowed: \['W'\] not in env.contexts"):
+        TaskFamily("reach", {"A": "curl_cw"}, uncued=["W"])
