@@ -21,13 +21,11 @@ import os
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from consolidation.memory import (
     _FORMAT_VERSION,
-    _OPTIONAL_FIELDS,
     _STORED_FIELDS,
     OVERWRITE_RULES,
     EpisodicMemory,
@@ -35,8 +33,9 @@ from consolidation.memory import (
     _check_index,
     _TaskStore,
     check_sizes,
+    load_stores,
+    save_stores,
 )
-from fileio import atomic_path
 
 _IDENTITY_FIELDS = ("task", "phase", "step")  # what tells two stored rows apart
 
@@ -110,14 +109,7 @@ class SharedEpisodicMemory(EpisodicMemory):
         if theirs.size < mine.size or (~written[mine.size:]).any() or not same:
             raise ValueError(f"the source memory does not continue this one ({mine.size} rows here, {theirs.size} "
                              f"there; rows not written in phase {phase} must be the same transitions)")
-        for name in _OPTIONAL_FIELDS:
-            if name in theirs.data:
-                mine.add_optional(name)
-        mine._reserve(theirs.size)
-        for name, array in mine.data.items():
-            array[: theirs.size][written] = theirs.view(name)[written]
-        mine.size, mine.seen = theirs.size, theirs.seen
-        mine.rng.bit_generator.state = theirs.rng.bit_generator.state
+        mine.take_rows(theirs, written)
         self._seen[_check_index("task", task)] = source.count_seen(task)
 
     # ------------------------------------------------------------------ reading
@@ -167,40 +159,20 @@ class SharedEpisodicMemory(EpisodicMemory):
                 "action_dim": self.action_dim, "seed": self.seed, "overwrite": self.overwrite,
                 "size": store.size, "offered": store.seen, "seen": {str(t): n for t, n in self._seen.items()},
                 "rng": store.rng.bit_generator.state}
-        payload = {"meta": np.array(json.dumps(meta))}
-        payload.update({f"trace.{name}": store.view(name) for name in store.data})
-        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-            np.savez(handle, **payload)
+        save_stores(path, meta, {"trace": store})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> SharedEpisodicMemory:
         """Read a file written by :meth:`save`; a truncated or corrupt file raises ValueError."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no episodic memory file at {path}")
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                meta = json.loads(str(npz["meta"]))
-                if meta.get("version") != _FORMAT_VERSION or meta.get("kind") != cls.kind:
-                    raise ValueError(f"format {meta.get('kind')!r} version {meta.get('version')!r}, "
-                                     f"expected {cls.kind!r} version {_FORMAT_VERSION}")
-                memory = cls(meta["capacity"], meta["obs_dim"], meta["action_dim"], meta["seed"], meta["overwrite"])
-                store = memory._trace
-                store.rng.bit_generator.state = meta["rng"]
-                store._reserve(int(meta["size"]))
-                store.seen, store.size = int(meta["offered"]), int(meta["size"])
-                memory._seen = {int(t): int(n) for t, n in meta["seen"].items()}
-                for name in _OPTIONAL_FIELDS:
-                    if f"trace.{name}" in npz.files:
-                        store.add_optional(name)
-                for name in store.data:
-                    values = npz[f"trace.{name}"]
-                    if len(values) != store.size:
-                        raise ValueError(f"field {name} holds {len(values)} rows, expected {store.size}")
-                    store.data[name][: store.size] = values
-        except (ValueError, KeyError, OSError, EOFError, TypeError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"{path} is not a valid shared episodic memory file (truncated or corrupt?): {exc}") from exc
-        return memory
+        def build(meta, npz) -> SharedEpisodicMemory:
+            if meta.get("version") != _FORMAT_VERSION or meta.get("kind") != cls.kind:
+                raise ValueError(f"format {meta.get('kind')!r} version {meta.get('version')!r}, "
+                                 f"expected {cls.kind!r} version {_FORMAT_VERSION}")
+            memory = cls(meta["capacity"], meta["obs_dim"], meta["action_dim"], meta["seed"], meta["overwrite"])
+            memory._trace.restore(meta["offered"], meta["size"], meta["rng"], npz, "trace")
+            memory._seen = {int(t): int(n) for t, n in meta["seen"].items()}
+            return memory
+        return load_stores(path, "shared episodic memory", build)
 
 
 #: The memory kinds: the ``memory`` config options (configs/memory/) and the ``kind`` their files carry.

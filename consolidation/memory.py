@@ -94,6 +94,32 @@ class _TaskStore:
         self.size = min(self.capacity, self.seen + n)
         self.seen += n
 
+    def take_rows(self, theirs: _TaskStore, written: np.ndarray) -> None:
+        """Continue as ``theirs``: its rows where ``written``, its counters and its generator
+        (what adopting a cached wake needs; the other rows stay as they are here)."""
+        for name in _OPTIONAL_FIELDS:
+            if name in theirs.data:
+                self.add_optional(name)
+        self._reserve(theirs.size)
+        for name, array in self.data.items():
+            array[: theirs.size][written] = theirs.view(name)[written]
+        self.size, self.seen = theirs.size, theirs.seen
+        self.rng.bit_generator.state = theirs.rng.bit_generator.state
+
+    def restore(self, seen: int, size: int, rng_state: dict, npz, prefix: str) -> None:
+        """Take back what :func:`save_stores` wrote under ``prefix``: counters, generator and rows."""
+        self.rng.bit_generator.state = rng_state
+        self._reserve(int(size))
+        self.seen, self.size = int(seen), int(size)
+        for name in _OPTIONAL_FIELDS:
+            if f"{prefix}.{name}" in npz.files:
+                self.add_optional(name)
+        for name in self.data:
+            values = npz[f"{prefix}.{name}"]
+            if len(values) != self.size:
+                raise ValueError(f"{prefix} field {name} holds {len(values)} rows, expected {self.size}")
+            self.data[name][: self.size] = values
+
     def view(self, name: str) -> np.ndarray:
         if name not in self.data:  # an optional field never offered: not recorded
             return np.full((self.size, *self._width(name)), np.nan, dtype=_DTYPES[name])
@@ -211,15 +237,7 @@ class EpisodicMemory:
         if theirs.size < mine.size or (~written[mine.size:]).any():
             raise ValueError(f"the source memory's task {task} does not continue this one "
                              f"({mine.size} rows here, {theirs.size} there, some not written in phase {phase})")
-        for name in _OPTIONAL_FIELDS:
-            if name in theirs.data:
-                mine.add_optional(name)
-        mine._reserve(theirs.size)
-        for name, array in mine.data.items():
-            incoming = theirs.view(name)
-            array[: theirs.size][written] = incoming[written]
-        mine.size, mine.seen = theirs.size, theirs.seen
-        mine.rng.bit_generator.state = theirs.rng.bit_generator.state
+        mine.take_rows(theirs, written)
 
     # ------------------------------------------------------------------ reading
     @property
@@ -277,51 +295,24 @@ class EpisodicMemory:
         The file holds every stored field, the capacity and dims, per-task counts and each task's
         generator state (JSON), so a loaded memory continues the very same reservoir sequence.
         """
-        path = Path(path)
         meta = {"version": _FORMAT_VERSION, "capacity_per_task": self.capacity_per_task,
                 "obs_dim": self.obs_dim, "action_dim": self.action_dim, "seed": self.seed,
                 "tasks": {str(t): {"seen": s.seen, "size": s.size,
                                    "rng": s.rng.bit_generator.state}
                           for t, s in self._stores.items()}}
-        payload = {"meta": np.array(json.dumps(meta))}
-        for task, store in self._stores.items():
-            for name in store.data:  # an optional field only if the task stores it
-                payload[f"task{task}.{name}"] = store.view(name)
-        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-            np.savez(handle, **payload)
+        save_stores(path, meta, {f"task{t}": store for t, store in self._stores.items()})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> EpisodicMemory:
         """Read a file written by :meth:`save`; a truncated or corrupt file raises ValueError."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no episodic memory file at {path}")
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                meta = json.loads(str(npz["meta"]))
-                if meta.get("version") != _FORMAT_VERSION:
-                    raise ValueError(f"format version {meta.get('version')!r}, "
-                                     f"expected {_FORMAT_VERSION}")
-                memory = cls(meta["capacity_per_task"], meta["obs_dim"], meta["action_dim"],
-                             meta["seed"])
-                for key, info in meta["tasks"].items():
-                    store = memory._store(int(key))
-                    store.rng.bit_generator.state = info["rng"]
-                    store._reserve(int(info["size"]))
-                    store.seen, store.size = int(info["seen"]), int(info["size"])
-                    for name in _OPTIONAL_FIELDS:
-                        if f"task{key}.{name}" in npz.files:
-                            store.add_optional(name)
-                    for name in store.data:
-                        values = npz[f"task{key}.{name}"]
-                        if len(values) != store.size:
-                            raise ValueError(f"task {key} field {name} holds {len(values)} rows, "
-                                             f"expected {store.size}")
-                        store.data[name][: store.size] = values
-        except (ValueError, KeyError, OSError, EOFError, TypeError, zipfile.BadZipFile) as exc:
-            raise ValueError(f"{path} is not a valid episodic memory file "
-                             f"(truncated or corrupt?): {exc}") from exc
-        return memory
+        def build(meta, npz) -> EpisodicMemory:
+            if meta.get("version") != _FORMAT_VERSION:
+                raise ValueError(f"format version {meta.get('version')!r}, expected {_FORMAT_VERSION}")
+            memory = cls(meta["capacity_per_task"], meta["obs_dim"], meta["action_dim"], meta["seed"])
+            for key, info in meta["tasks"].items():
+                memory._store(int(key)).restore(info["seen"], info["size"], info["rng"], npz, f"task{key}")
+            return memory
+        return load_stores(path, "episodic memory", build)
 
     def _store(self, task: int) -> _TaskStore:
         if task not in self._stores:
@@ -329,6 +320,30 @@ class EpisodicMemory:
             self._stores[task] = _TaskStore(self.capacity_per_task, self.obs_dim,
                                             self.action_dim, rng)
         return self._stores[task]
+
+
+def save_stores(path: str | os.PathLike, meta: dict, stores: dict[str, _TaskStore]) -> None:
+    """An .npz (no pickle) of ``meta`` (JSON) and each store's fields under its prefix, written to a
+    temporary file in the same directory and renamed."""
+    payload = {"meta": np.array(json.dumps(meta))}
+    for prefix, store in stores.items():
+        for name in store.data:  # an optional field only if the store has it
+            payload[f"{prefix}.{name}"] = store.view(name)
+    with atomic_path(Path(path)) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **payload)
+
+
+def load_stores(path: str | os.PathLike, what: str, build):
+    """``build(meta, npz)`` on a file :func:`save_stores` wrote; a missing file raises
+    FileNotFoundError, a truncated or corrupt one ValueError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no episodic memory file at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return build(json.loads(str(npz["meta"])), npz)
+    except (ValueError, KeyError, OSError, EOFError, TypeError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path} is not a valid {what} file (truncated or corrupt?): {exc}") from exc
 
 
 def check_sizes(**sizes) -> None:

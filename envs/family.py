@@ -51,7 +51,8 @@ class TaskFamily:
         self.uncued = [str(label) for label in (uncued or [])]
         unknown = [label for label in self.uncued if label not in self.contexts]
         if unknown:
-            raise ValueError(f"env.uncued={self.uncued} is not allowed: {unknown} not in env.contexts {list(self.contexts)}")
+            raise ValueError(f"env.uncued={self.uncued} is not allowed: {unknown} not in env.contexts "
+                             f"{list(self.contexts)}")
         self.max_episode_steps = FAMILY_MAX_STEPS[family]
         assert BASE_IDS[family] in REGISTERED_IDS
 

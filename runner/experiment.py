@@ -22,8 +22,8 @@ import torch
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.utils import set_random_seed
 
-from agents.cortex import CorticalLearner
 from agents.controller import CortexController
+from agents.cortex import CorticalLearner
 from agents.evaluation import evaluate, normalised_score
 from agents.guards import DivergenceError, DivergenceGuard
 from agents.reference import context_anchors
@@ -75,7 +75,8 @@ class Experiment:
         controller: who acts in wake and how sleep reaches behaviour (a ``controller`` config
             option, :mod:`agents.controller`); None is the cortex alone.
         memory: the episodic memory's factory (a ``memory`` config option: per-task reservoirs,
-            or one shared store that fades), called with the env's dimensions and the seed.
+            or one shared store that fades), called with the env's dimensions and the seed; None
+            is per-task reservoirs of 20,000 transitions.
         wake_gating: the neuromodulation of the cortex's learning rate in wake (a ``wake_gating``
             config option); None is off.
     """
@@ -86,10 +87,11 @@ class Experiment:
                  cache: PhaseCache | None = None, identity: dict[str, Any] | None = None,
                  config_files: dict[str, str] | None = None, resume: str = "check",
                  novelty: Callable[..., Any] = ForwardModelNovelty, wake_gating: WakeGating | None = None,
-                 memory: Callable[..., EpisodicMemory] = functools.partial(EpisodicMemory, capacity_per_task=20_000),
+                 memory: Callable[..., EpisodicMemory] | None = None,
                  controller: CortexController | None = None) -> None:
         self.family, self.learner, self.strategy = env, agent, consolidation
-        self.make_novelty, self.make_memory = novelty, memory
+        self.make_novelty = novelty
+        self.make_memory = memory if memory is not None else functools.partial(EpisodicMemory, capacity_per_task=20_000)
         self.controller = controller if controller is not None else CortexController()
         self.wake_gating = wake_gating if wake_gating is not None else WakeGating()
         self.protocol = protocol.with_sleep_updates(consolidation.sleep_updates)

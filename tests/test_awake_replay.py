@@ -50,7 +50,8 @@ def test_the_awake_control_leaves_the_cortex_and_the_memories_as_sleep_does(pair
     (sleep_results, sleep_dir), (awake_results, awake_dir) = pair["replay_distill"], pair["awake_replay"]
     assert sleep_results["R"]["cortical"] == awake_results["R"]["cortical"]
     last = sorted((sleep_dir / "phases").glob("*_sleep"))[-1].name
-    mine, theirs = load_memory(awake_dir / "phases" / last / "memory.npz"), load_memory(sleep_dir / "phases" / last / "memory.npz")
+    mine = load_memory(awake_dir / "phases" / last / "memory.npz")
+    theirs = load_memory(sleep_dir / "phases" / last / "memory.npz")
     for name, values in mine.arrays().items():
         np.testing.assert_array_equal(values, theirs.arrays()[name], err_msg=name)
     assert sleep_results["R"]["subcortical"] != awake_results["R"]["subcortical"]  # the students differ

@@ -7,7 +7,6 @@ import pytest
 
 from consolidation.fading_memory import MEMORIES, SharedEpisodicMemory, load_memory
 from consolidation.memory import EpisodicMemory
-
 from tests.test_memory import ACTION_DIM, OBS_DIM, batch
 
 
