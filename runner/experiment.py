@@ -13,13 +13,11 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
-from stable_baselines3.common.logger import configure
 from stable_baselines3.common.utils import set_random_seed
 
 from agents.cortex import CorticalLearner
@@ -41,7 +39,9 @@ from envs.vector import make_vec
 from fileio import write_json_atomic
 from runner import preflight
 from runner.cache import PhaseCache
+from runner.logs import RunLogger, phase_offset
 from runner.phase_store import PhaseStore
+from runner.progress import Progress, WakeProgress, run_log, say
 from runner.run_dir import RunDirectory
 
 #: SB3's logger outputs (stable_baselines3.common.logger.make_output_format).
@@ -78,6 +78,8 @@ class Experiment:
             or one shared store that fades), called with the env's dimensions and the seed.
         wake_gating: the neuromodulation of the cortex's learning rate in wake (a ``wake_gating``
             config option); None is off.
+        progress: the progress lines of each phase (the ``progress`` node; None: the defaults
+            of :class:`runner.progress.Progress`).
     """
 
     def __init__(self, env: TaskFamily, agent: CorticalLearner, consolidation: Strategy, protocol: Protocol,
@@ -87,10 +89,11 @@ class Experiment:
                  config_files: dict[str, str] | None = None, resume: str = "check",
                  novelty: Callable[..., Any] = ForwardModelNovelty, wake_gating: WakeGating | None = None,
                  memory: Callable[..., EpisodicMemory] = functools.partial(EpisodicMemory, capacity_per_task=20_000),
-                 controller: CortexController | None = None) -> None:
+                 controller: CortexController | None = None, progress: Progress | None = None) -> None:
         self.family, self.learner, self.strategy = env, agent, consolidation
         self.make_novelty, self.make_memory = novelty, memory
         self.controller = controller if controller is not None else CortexController()
+        self.progress = progress if progress is not None else Progress()
         self.wake_gating = wake_gating if wake_gating is not None else WakeGating()
         self.protocol = protocol.with_sleep_updates(consolidation.sleep_updates)
         self.student_hidden = [int(h) for h in student_hidden]
@@ -156,24 +159,27 @@ class Experiment:
         preflight.check_run_dir(self.run_dir)  # before anything is written: the directories can be
         preflight.check_cache(self.cache)      # written, or the run stops here saying what to change
         attempt = self.run_directory.open(self.seed)  # refuses a run directory made by another config
-        self._wake_up(attempt)
-        store = PhaseStore(self)
-        for index, phase in enumerate(self.protocol):
-            store.phase(index, phase, self.live)
-        outcome = self._results(store.rows, store.records)
-        write_json_atomic(self.run_dir / "results.json", outcome)
+        with run_log(self.run_dir):
+            self._wake_up(attempt)
+            store = PhaseStore(self)
+            for index, phase in enumerate(self.protocol):
+                store.phase(index, phase, self.live)
+            outcome = self._results(store.rows, store.records)
+            write_json_atomic(self.run_dir / "results.json", outcome)
         return outcome
 
     def live(self, index: int, phase: Phase) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """Live through one phase: its record, and its test row (None unless a test)."""
         set_random_seed(self._phase_seed(index))  # each phase from a seed of its own: a resumed phase replays
         record: dict[str, Any] = {"index": index, "kind": phase.kind, "name": phase.name}
+        env_steps = 0 if self.learner.model is None else self.learner.model.num_timesteps
+        self.logger.enter(index, phase, phase_offset(self.protocol.phases, index, env_steps))
         if phase.kind == "wake":
             return {**record, **self._wake(phase, index)}, None
         if phase.kind == "sleep":
             return {**record, **self._sleep(phase, index)}, None
         after = self.protocol.phases[index - 1].name if index else "start"
-        return record, self._test(after)
+        return record, self._test(after, index)
 
     def _wake_up(self, attempt: int) -> None:
         """The agent before its first phase: seeds, logger, a fresh student, an empty memory."""
@@ -181,7 +187,7 @@ class Experiment:
         set_random_seed(self.seed)  # Python, numpy and torch
         # a resumed attempt logs beside the first one: SB3's CSV output would overwrite it
         logs = self.run_dir / "logs" if attempt == 0 else self.run_dir / f"logs_resumed_{attempt}"
-        self.logger = configure(str(logs), self.log_formats)
+        self.logger = RunLogger.configure(str(logs), self.log_formats)
         obs_dim, action_dim = self._dimensions()
         self.student = SubcorticalPolicy(obs_dim, action_dim, self.student_hidden,
                                          bounded_mean=self.learner.bounded_mean,
@@ -214,6 +220,9 @@ class Experiment:
         own = [i for i in range(self.learner.n_envs) if contexts[i % len(contexts)] == phase.context]
         curve = LearningCurveCallback(envs=own or None)
         name = f"phase {index} ({phase.name})"
+        anchor = _anchor_args(self.anchors[phase.context])
+        progress = WakeProgress(self.progress, name, phase.steps,
+                                lambda: normalised_score(curve.returns[-1], **anchor) if curve.returns else None)
         self.strategy.on_wake_start(self.learner, self.memory, task)
         self.learner.set_wake_penalty(lambda: self.strategy.wake_penalty(self.learner))
         # after the tagging callback, so that a callback reading the memory sees each rollout's rows
@@ -222,7 +231,8 @@ class Experiment:
                                               self._phase_seed(index))
         try:
             gating = [self.wake_gating.callback(callback)] if self.wake_gating.active else []
-            self.learner.learn(phase.steps, callback=[callback, *online, *gating, curve, DivergenceGuard(name)])
+            self.learner.learn(phase.steps, callback=[callback, *online, *gating, curve, progress,
+                                                      DivergenceGuard(name)])
         except ValueError as error:  # torch refuses a NaN distribution inside SB3's update
             if self.learner.policy_finite():
                 raise
@@ -231,12 +241,13 @@ class Experiment:
                                   "agent.hyperparameters.learning_rate") from error
         finally:
             self.learner.set_wake_penalty(None)
+            self.progress.close()
         self.strategy.on_wake_end(self.learner, self.memory, task)
         return {"context": phase.context, "contexts_stepped": contexts, "steps": phase.steps,
                 "tagging_seconds": callback.seconds_tagging,
                 "memory_transitions": len(self.memory), "memory_bytes": self.memory.nbytes,
                 "transitions_tagged": callback.transitions_tagged, "wake_gating": self.wake_gating.state_dict(),
-                "curve": curve.curve(**_anchor_args(self.anchors[phase.context])),
+                "curve": curve.curve(**anchor),
                 **({"online": [c.record() for c in online]} if online else {})}
 
     def _sleep(self, phase: Phase, index: int) -> dict[str, Any]:
@@ -247,8 +258,17 @@ class Experiment:
             # context back (it reseeds and resets it, so a fresh env gives the same states)
             self.learner.model.set_env(make_vec(self.family, [last_wake], self.learner.n_envs, self.seed + index))
         teacher = self.controller.teacher(self.learner)
-        report = self.strategy.sleep(self.student, self.memory, self.tasks.index(last_wake), teacher,
-                                     self.seed + index, updates=phase.updates, logger=self.logger)
+        self.progress.start(f"phase {index} ({phase.name})", phase.updates or 0, "updates")
+        # a strategy dumps its log after update u (from 0), the loss among what it recorded
+        self.logger.on_dump = lambda update, values: self.progress.update(update + 1, _loss_note(values))
+        try:
+            report = self.strategy.sleep(self.student, self.memory, self.tasks.index(last_wake), teacher,
+                                         self.seed + index, updates=phase.updates, logger=self.logger)
+        finally:
+            self.logger.on_dump = None
+            self.progress.close()
+        if report is not None:
+            self.progress.finish(report.updates, _loss_note({"sleep/loss": report.final_loss}))
         written = self.controller.after_sleep(self.learner, self.student)  # the write-back, if any
         if report is None:  # a strategy without sleep did nothing
             return {"strategy": self.strategy.name, "skipped": True, "env_steps": 0, **written}
@@ -258,8 +278,9 @@ class Experiment:
                 "heldout_kl": {self.tasks[t]: v for t, v in report.heldout_kl.items()},
                 "loss_curve": report.loss_curve, "gain_curve": report.gain_curve}
 
-    def _test(self, after: str) -> dict[str, Any]:
-        """Evaluate both policies on every context: one row of each R matrix."""
+    def _test(self, after: str, index: int) -> dict[str, Any]:
+        """Evaluate both policies on every context: one row of each R matrix, logged as
+        ``test/<policy>/<context>`` and said in one line."""
         row: dict[str, Any] = {"after": after, "cortical": {}, "subcortical": {}}
         policies = {"cortical": self.controller.policy(self.learner), "subcortical": self.student.act}
         for label in self.tasks:
@@ -270,6 +291,13 @@ class Experiment:
                     "score": normalised_score(result.mean_return, **_anchor_args(self.anchors[label])),
                     "return": result.mean_return, "success_rate": result.success_rate}
             env.close()
+        for name in policies:
+            for label in self.tasks:
+                self.logger.record(f"test/{name}/{label}", row[name][label]["score"])
+        self.logger.dump(0)
+        self.progress.line(f"phase {index} ({self.protocol.phases[index].name})", "; ".join(
+            f"{name} " + ", ".join(f"{label} {row[name][label]['score']:.2f}" for label in self.tasks)
+            for name in policies))
         return row
 
     def _anchors(self) -> dict[str, dict[str, float]]:
@@ -296,12 +324,12 @@ class Experiment:
         self.resources = {"memory_bytes_max": memory_bytes, "checkpoint_bytes_estimate": disk_bytes,
                           "free_disk_bytes": free_disk, "free_ram_bytes": free_ram}
         if memory_bytes > 0.5 * free_ram:
-            print(f"motorsleep: warning: the episodic memory may reach {memory_bytes / 2**30:.1f} GiB "
-                  f"({self.memory.max_transitions(len(self.tasks)):,} transitions), over half of the "
-                  f"{free_ram / 2**30:.1f} GiB of free RAM", file=sys.stderr)
+            say(f"motorsleep: warning: the episodic memory may reach {memory_bytes / 2**30:.1f} GiB "
+                f"({self.memory.max_transitions(len(self.tasks)):,} transitions), over half of the "
+                f"{free_ram / 2**30:.1f} GiB of free RAM")
         if disk_bytes > free_disk:
-            print(f"motorsleep: warning: checkpoints may need {disk_bytes / 2**30:.1f} GiB in {self.run_dir}, "
-                  f"more than the {free_disk / 2**30:.1f} GiB free", file=sys.stderr)
+            say(f"motorsleep: warning: checkpoints may need {disk_bytes / 2**30:.1f} GiB in {self.run_dir}, "
+                f"more than the {free_disk / 2**30:.1f} GiB free")
 
     def _results(self, rows, phases) -> dict[str, Any]:
         matrices = results.performance_matrices(rows, self.tasks)
@@ -325,6 +353,11 @@ class Experiment:
 
 def _mlp_parameters(widths: list[int]) -> int:
     return sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
+
+
+def _loss_note(values: dict[str, Any]) -> str:
+    loss = values.get("sleep/loss")
+    return "" if loss is None else f"loss {loss:.4g}"
 
 
 def _anchor_args(anchor: dict[str, float]) -> dict[str, float]:
