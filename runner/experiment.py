@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from stable_baselines3.common.utils import set_random_seed
 
-from agents.cortex import CorticalLearner
 from agents.controller import CortexController
+from agents.cortex import CorticalLearner
 from agents.evaluation import evaluate, normalised_score
 from agents.guards import DivergenceError, DivergenceGuard
 from agents.reference import context_anchors

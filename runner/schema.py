@@ -15,8 +15,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
-from agents.plasticity import PLASTICITY
 from agents.controller import CONTROLLERS
+from agents.plasticity import PLASTICITY
 from consolidation.fading_memory import MEMORIES
 from consolidation.novelty import NOVELTY_MODELS
 from consolidation.strategies import STRATEGIES
