@@ -39,13 +39,13 @@ from envs.vector import make_vec
 from fileio import write_json_atomic
 from runner import preflight
 from runner.cache import PhaseCache
-from runner.logs import RunLogger, phase_offset
+from runner.logs import RunLogger, phase_offset, wandb_missing
 from runner.phase_store import PhaseStore
 from runner.progress import Progress, WakeProgress, run_log, say
 from runner.run_dir import RunDirectory
 
 #: SB3's logger outputs (stable_baselines3.common.logger.make_output_format).
-LOG_FORMATS = ("stdout", "log", "json", "csv", "tensorboard")
+LOG_FORMATS = ("stdout", "log", "json", "csv", "tensorboard", "wandb")
 
 
 class Experiment:
@@ -60,7 +60,8 @@ class Experiment:
         eval_episodes: evaluation episodes per (policy, context) in every test.
         seed: seeds numpy, torch, the envs and the learner.
         run_dir: where checkpoints, logs and results go.
-        log_formats: SB3 logger outputs (``log`` writes its stdout table to a file).
+        log_formats: SB3 logger outputs (``log`` writes its stdout table to a file; ``wandb``, the
+            optional extra, sends them to Weights & Biases: runner/logs.py).
         torch_threads: torch CPU threads (fixed: results are reproducible for a given count).
         cache: the shared-phase cache (None or disabled: every phase is computed).
         identity: what in the run's config can change a result (:func:`runner.identity.run_identity`):
@@ -123,6 +124,8 @@ class Experiment:
         if unknown:
             raise ValueError(f"log_formats={self.log_formats} is not allowed: {unknown} unknown, expected "
                              f"some of {list(LOG_FORMATS)}")
+        if "wandb" in self.log_formats and wandb_missing():
+            raise ValueError(f"log_formats={self.log_formats} is not allowed here: {wandb_missing()}")
         for index, phase in enumerate(self.protocol.phases):
             if phase.kind == "wake" and phase.context not in self.family.contexts:
                 raise ValueError(f"protocol.phases[{index}].context={phase.context!r} is not defined: "
@@ -161,11 +164,14 @@ class Experiment:
         attempt = self.run_directory.open(self.seed)  # refuses a run directory made by another config
         with run_log(self.run_dir):
             self._wake_up(attempt)
-            store = PhaseStore(self)
-            for index, phase in enumerate(self.protocol):
-                store.phase(index, phase, self.live)
-            outcome = self._results(store.rows, store.records)
-            write_json_atomic(self.run_dir / "results.json", outcome)
+            try:
+                store = PhaseStore(self)
+                for index, phase in enumerate(self.protocol):
+                    store.phase(index, phase, self.live)
+                outcome = self._results(store.rows, store.records)
+                write_json_atomic(self.run_dir / "results.json", outcome)
+            finally:
+                self.logger.finish()  # ends a W&B run (SB3's own outputs flush at every dump)
         return outcome
 
     def live(self, index: int, phase: Phase) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -187,7 +193,7 @@ class Experiment:
         set_random_seed(self.seed)  # Python, numpy and torch
         # a resumed attempt logs beside the first one: SB3's CSV output would overwrite it
         logs = self.run_dir / "logs" if attempt == 0 else self.run_dir / f"logs_resumed_{attempt}"
-        self.logger = RunLogger.configure(str(logs), self.log_formats)
+        self.logger = RunLogger.configure(str(logs), self.log_formats, config=self.identity)
         obs_dim, action_dim = self._dimensions()
         self.student = SubcorticalPolicy(obs_dim, action_dim, self.student_hidden,
                                          bounded_mean=self.learner.bounded_mean,

@@ -3,16 +3,20 @@ progress lines per phase, run.log, and progress.csv / TensorBoard at one global 
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import io
 import re
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from consolidation.protocol import Phase
+from runner.build import ConfigError, build_experiment
 from runner.identity import run_identity
 from runner.logs import phase_offset
 from runner.progress import Progress
@@ -137,3 +141,44 @@ def test_on_a_terminal_one_live_line_then_the_last_plain_line_stays():
     text = stream.getvalue()
     assert "\r" in text and "motorsleep: phase 2 (sleep)" in text.split("\r")[1]  # the live line
     assert text.endswith("\rmotorsleep: phase 2 (sleep): 1,000/1,000 updates, loss 0.05\n")
+
+
+class FakeWandb(types.ModuleType):
+    """Stands in for the wandb package (an optional extra, not installed by setup): records the calls."""
+
+    def __init__(self) -> None:
+        super().__init__("wandb")
+        self.__spec__ = importlib.machinery.ModuleSpec("wandb", None)
+        self.inits, self.logged, self.finished = [], [], 0
+
+    def init(self, **kwargs):
+        self.inits.append(kwargs)
+        return self
+
+    def log(self, values, step):
+        self.logged.append((step, values))
+
+    def finish(self):
+        self.finished += 1
+
+
+def test_the_wandb_output_gets_every_dump_at_the_global_step_and_ends_its_run(tmp_path, monkeypatch):
+    fake = FakeWandb()
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    monkeypatch.setenv("WANDB_PROJECT", "sleepy")
+    build_experiment(["experiment=smoke", "log_formats=[csv,wandb]", "cache.enabled=false", "progress.mode=off"],
+                     run_dir=tmp_path / "run").run()
+    assert len(fake.inits) == 1 and fake.inits[0]["project"] == "sleepy" and fake.inits[0]["name"] == "run"
+    assert fake.inits[0]["config"]["seed"] == 0 and fake.finished == 1
+    steps = [step for step, _ in fake.logged]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps)
+    frame = pd.read_csv(tmp_path / "run" / "logs" / "progress.csv")
+    assert steps == frame["global_step"].tolist()
+    tests = [values for _, values in fake.logged if values.get("phase") == "test"]
+    assert len(tests) == 4 and all(isinstance(v["test/cortical/A"], float) for v in tests)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("wandb") is not None, reason="wandb is installed here")
+def test_wandb_without_the_package_is_a_config_error_naming_the_extra(tmp_path):
+    with pytest.raises(ConfigError, match=r'wandb package is not installed: expected pip install -e "\.\[wandb\]"'):
+        build_experiment(["experiment=smoke", "log_formats=[csv,wandb]"], run_dir=tmp_path / "run")
