@@ -78,7 +78,8 @@ class CorticalLearner:
         n_envs: parallel copies of the env in one process.
         hyperparameters: keyword arguments of the SB3 algorithm (learning_rate, n_steps, ...);
             ``policy_kwargs`` entries other than ``net_arch`` go there too.
-        progress_bar: show SB3's rich progress bar during wake.
+        progress_bar: show SB3's own rich progress bar during wake (the labelled progress lines of
+            every phase are runner/progress.py's, the ``progress`` config node).
         bounded_mean: PPO only: tanh-bounded Gaussian mean (:class:`CorticalPolicy`).
         reset_optimizer_on_switch: clear the optimizers' moment estimates when the context
             changes. Adam's second moments, shrunk at the end of a converged task, make the

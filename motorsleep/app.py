@@ -28,6 +28,7 @@ from reporting.summary import format_results
 from runner import failures
 from runner.build import CONFIGS, ConfigError, experiment_from_config
 from runner.config_errors import schema_choice
+from runner.progress import run_log, say
 from runner.schema import register
 
 register()
@@ -51,8 +52,9 @@ def main(cfg: DictConfig) -> None:
         experiment = experiment_from_config(cfg, hydra_config.overrides.task, hydra_config)
         run.run_dir, run.phases = experiment.run_dir, [phase.name for phase in experiment.protocol.phases]
         results = experiment.run()
-    print(format_results(results))
-    print(f"run directory: {experiment.run_dir}")
+    with run_log(experiment.run_dir):  # the table in run.log too
+        say(format_results(results), sys.stdout)
+        say(f"run directory: {experiment.run_dir}", sys.stdout)
 
 
 def start(argv: Sequence[str], program: str) -> None:

@@ -13,13 +13,11 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
-from stable_baselines3.common.logger import configure
 from stable_baselines3.common.utils import set_random_seed
 
 from agents.controller import CortexController
@@ -41,11 +39,13 @@ from envs.vector import make_vec
 from fileio import write_json_atomic
 from runner import preflight
 from runner.cache import PhaseCache
+from runner.logs import RunLogger, phase_offset, wandb_missing
 from runner.phase_store import PhaseStore
+from runner.progress import Progress, WakeProgress, run_log, say
 from runner.run_dir import RunDirectory
 
 #: SB3's logger outputs (stable_baselines3.common.logger.make_output_format).
-LOG_FORMATS = ("stdout", "log", "json", "csv", "tensorboard")
+LOG_FORMATS = ("stdout", "log", "json", "csv", "tensorboard", "wandb")
 
 
 class Experiment:
@@ -60,7 +60,8 @@ class Experiment:
         eval_episodes: evaluation episodes per (policy, context) in every test.
         seed: seeds numpy, torch, the envs and the learner.
         run_dir: where checkpoints, logs and results go.
-        log_formats: SB3 logger outputs (``log`` writes its stdout table to a file).
+        log_formats: SB3 logger outputs (``log`` writes its stdout table to a file; ``wandb``, the
+            optional extra, sends them to Weights & Biases: runner/logs.py).
         torch_threads: torch CPU threads (fixed: results are reproducible for a given count).
         cache: the shared-phase cache (None or disabled: every phase is computed).
         identity: what in the run's config can change a result (:func:`runner.identity.run_identity`):
@@ -79,6 +80,8 @@ class Experiment:
             is per-task reservoirs of 20,000 transitions.
         wake_gating: the neuromodulation of the cortex's learning rate in wake (a ``wake_gating``
             config option); None is off.
+        progress: the progress lines of each phase (the ``progress`` node; None: the defaults
+            of :class:`runner.progress.Progress`).
     """
 
     def __init__(self, env: TaskFamily, agent: CorticalLearner, consolidation: Strategy, protocol: Protocol,
@@ -88,11 +91,12 @@ class Experiment:
                  config_files: dict[str, str] | None = None, resume: str = "check",
                  novelty: Callable[..., Any] = ForwardModelNovelty, wake_gating: WakeGating | None = None,
                  memory: Callable[..., EpisodicMemory] | None = None,
-                 controller: CortexController | None = None) -> None:
+                 controller: CortexController | None = None, progress: Progress | None = None) -> None:
         self.family, self.learner, self.strategy = env, agent, consolidation
         self.make_novelty = novelty
         self.make_memory = memory if memory is not None else functools.partial(EpisodicMemory, capacity_per_task=20_000)
         self.controller = controller if controller is not None else CortexController()
+        self.progress = progress if progress is not None else Progress()
         self.wake_gating = wake_gating if wake_gating is not None else WakeGating()
         self.protocol = protocol.with_sleep_updates(consolidation.sleep_updates)
         self.student_hidden = [int(h) for h in student_hidden]
@@ -122,6 +126,8 @@ class Experiment:
         if unknown:
             raise ValueError(f"log_formats={self.log_formats} is not allowed: {unknown} unknown, expected "
                              f"some of {list(LOG_FORMATS)}")
+        if "wandb" in self.log_formats and wandb_missing():
+            raise ValueError(f"log_formats={self.log_formats} is not allowed here: {wandb_missing()}")
         for index, phase in enumerate(self.protocol.phases):
             if phase.kind == "wake" and phase.context not in self.family.contexts:
                 raise ValueError(f"protocol.phases[{index}].context={phase.context!r} is not defined: "
@@ -158,24 +164,30 @@ class Experiment:
         preflight.check_run_dir(self.run_dir)  # before anything is written: the directories can be
         preflight.check_cache(self.cache)      # written, or the run stops here saying what to change
         attempt = self.run_directory.open(self.seed)  # refuses a run directory made by another config
-        self._wake_up(attempt)
-        store = PhaseStore(self)
-        for index, phase in enumerate(self.protocol):
-            store.phase(index, phase, self.live)
-        outcome = self._results(store.rows, store.records)
-        write_json_atomic(self.run_dir / "results.json", outcome)
+        with run_log(self.run_dir):
+            self._wake_up(attempt)
+            try:
+                store = PhaseStore(self)
+                for index, phase in enumerate(self.protocol):
+                    store.phase(index, phase, self.live)
+                outcome = self._results(store.rows, store.records)
+                write_json_atomic(self.run_dir / "results.json", outcome)
+            finally:
+                self.logger.finish()  # ends a W&B run (SB3's own outputs flush at every dump)
         return outcome
 
     def live(self, index: int, phase: Phase) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """Live through one phase: its record, and its test row (None unless a test)."""
         set_random_seed(self._phase_seed(index))  # each phase from a seed of its own: a resumed phase replays
         record: dict[str, Any] = {"index": index, "kind": phase.kind, "name": phase.name}
+        env_steps = 0 if self.learner.model is None else self.learner.model.num_timesteps
+        self.logger.enter(index, phase, phase_offset(self.protocol.phases, index, env_steps))
         if phase.kind == "wake":
             return {**record, **self._wake(phase, index)}, None
         if phase.kind == "sleep":
             return {**record, **self._sleep(phase, index)}, None
         after = self.protocol.phases[index - 1].name if index else "start"
-        return record, self._test(after)
+        return record, self._test(after, index)
 
     def _wake_up(self, attempt: int) -> None:
         """The agent before its first phase: seeds, logger, a fresh student, an empty memory."""
@@ -183,7 +195,7 @@ class Experiment:
         set_random_seed(self.seed)  # Python, numpy and torch
         # a resumed attempt logs beside the first one: SB3's CSV output would overwrite it
         logs = self.run_dir / "logs" if attempt == 0 else self.run_dir / f"logs_resumed_{attempt}"
-        self.logger = configure(str(logs), self.log_formats)
+        self.logger = RunLogger.configure(str(logs), self.log_formats, config=self.identity)
         obs_dim, action_dim = self._dimensions()
         self.student = SubcorticalPolicy(obs_dim, action_dim, self.student_hidden,
                                          bounded_mean=self.learner.bounded_mean,
@@ -216,6 +228,9 @@ class Experiment:
         own = [i for i in range(self.learner.n_envs) if contexts[i % len(contexts)] == phase.context]
         curve = LearningCurveCallback(envs=own or None)
         name = f"phase {index} ({phase.name})"
+        anchor = _anchor_args(self.anchors[phase.context])
+        progress = WakeProgress(self.progress, name, phase.steps,
+                                lambda: normalised_score(curve.returns[-1], **anchor) if curve.returns else None)
         self.strategy.on_wake_start(self.learner, self.memory, task)
         self.learner.set_wake_penalty(lambda: self.strategy.wake_penalty(self.learner))
         # after the tagging callback, so that a callback reading the memory sees each rollout's rows
@@ -224,7 +239,8 @@ class Experiment:
                                               self._phase_seed(index))
         try:
             gating = [self.wake_gating.callback(callback)] if self.wake_gating.active else []
-            self.learner.learn(phase.steps, callback=[callback, *online, *gating, curve, DivergenceGuard(name)])
+            self.learner.learn(phase.steps, callback=[callback, *online, *gating, curve, progress,
+                                                      DivergenceGuard(name)])
         except ValueError as error:  # torch refuses a NaN distribution inside SB3's update
             if self.learner.policy_finite():
                 raise
@@ -233,12 +249,13 @@ class Experiment:
                                   "agent.hyperparameters.learning_rate") from error
         finally:
             self.learner.set_wake_penalty(None)
+            self.progress.close()
         self.strategy.on_wake_end(self.learner, self.memory, task)
         return {"context": phase.context, "contexts_stepped": contexts, "steps": phase.steps,
                 "tagging_seconds": callback.seconds_tagging,
                 "memory_transitions": len(self.memory), "memory_bytes": self.memory.nbytes,
                 "transitions_tagged": callback.transitions_tagged, "wake_gating": self.wake_gating.state_dict(),
-                "curve": curve.curve(**_anchor_args(self.anchors[phase.context])),
+                "curve": curve.curve(**anchor),
                 **({"online": [c.record() for c in online]} if online else {})}
 
     def _sleep(self, phase: Phase, index: int) -> dict[str, Any]:
@@ -249,8 +266,17 @@ class Experiment:
             # context back (it reseeds and resets it, so a fresh env gives the same states)
             self.learner.model.set_env(make_vec(self.family, [last_wake], self.learner.n_envs, self.seed + index))
         teacher = self.controller.teacher(self.learner)
-        report = self.strategy.sleep(self.student, self.memory, self.tasks.index(last_wake), teacher,
-                                     self.seed + index, updates=phase.updates, logger=self.logger)
+        self.progress.start(f"phase {index} ({phase.name})", phase.updates or 0, "updates")
+        # a strategy dumps its log after update u (from 0), the loss among what it recorded
+        self.logger.on_dump = lambda update, values: self.progress.update(update + 1, _loss_note(values))
+        try:
+            report = self.strategy.sleep(self.student, self.memory, self.tasks.index(last_wake), teacher,
+                                         self.seed + index, updates=phase.updates, logger=self.logger)
+        finally:
+            self.logger.on_dump = None
+            self.progress.close()
+        if report is not None:
+            self.progress.finish(report.updates, _loss_note({"sleep/loss": report.final_loss}))
         written = self.controller.after_sleep(self.learner, self.student)  # the write-back, if any
         if report is None:  # a strategy without sleep did nothing
             return {"strategy": self.strategy.name, "skipped": True, "env_steps": 0, **written}
@@ -260,8 +286,9 @@ class Experiment:
                 "heldout_kl": {self.tasks[t]: v for t, v in report.heldout_kl.items()},
                 "loss_curve": report.loss_curve, "gain_curve": report.gain_curve}
 
-    def _test(self, after: str) -> dict[str, Any]:
-        """Evaluate both policies on every context: one row of each R matrix."""
+    def _test(self, after: str, index: int) -> dict[str, Any]:
+        """Evaluate both policies on every context: one row of each R matrix, logged as
+        ``test/<policy>/<context>`` and said in one line."""
         row: dict[str, Any] = {"after": after, "cortical": {}, "subcortical": {}}
         policies = {"cortical": self.controller.policy(self.learner), "subcortical": self.student.act}
         for label in self.tasks:
@@ -272,6 +299,13 @@ class Experiment:
                     "score": normalised_score(result.mean_return, **_anchor_args(self.anchors[label])),
                     "return": result.mean_return, "success_rate": result.success_rate}
             env.close()
+        for name in policies:
+            for label in self.tasks:
+                self.logger.record(f"test/{name}/{label}", row[name][label]["score"])
+        self.logger.dump(0)
+        self.progress.line(f"phase {index} ({self.protocol.phases[index].name})", "; ".join(
+            f"{name} " + ", ".join(f"{label} {row[name][label]['score']:.2f}" for label in self.tasks)
+            for name in policies))
         return row
 
     def _anchors(self) -> dict[str, dict[str, float]]:
@@ -298,12 +332,12 @@ class Experiment:
         self.resources = {"memory_bytes_max": memory_bytes, "checkpoint_bytes_estimate": disk_bytes,
                           "free_disk_bytes": free_disk, "free_ram_bytes": free_ram}
         if memory_bytes > 0.5 * free_ram:
-            print(f"motorsleep: warning: the episodic memory may reach {memory_bytes / 2**30:.1f} GiB "
-                  f"({self.memory.max_transitions(len(self.tasks)):,} transitions), over half of the "
-                  f"{free_ram / 2**30:.1f} GiB of free RAM", file=sys.stderr)
+            say(f"motorsleep: warning: the episodic memory may reach {memory_bytes / 2**30:.1f} GiB "
+                f"({self.memory.max_transitions(len(self.tasks)):,} transitions), over half of the "
+                f"{free_ram / 2**30:.1f} GiB of free RAM")
         if disk_bytes > free_disk:
-            print(f"motorsleep: warning: checkpoints may need {disk_bytes / 2**30:.1f} GiB in {self.run_dir}, "
-                  f"more than the {free_disk / 2**30:.1f} GiB free", file=sys.stderr)
+            say(f"motorsleep: warning: checkpoints may need {disk_bytes / 2**30:.1f} GiB in {self.run_dir}, "
+                f"more than the {free_disk / 2**30:.1f} GiB free")
 
     def _results(self, rows, phases) -> dict[str, Any]:
         matrices = results.performance_matrices(rows, self.tasks)
@@ -327,6 +361,11 @@ class Experiment:
 
 def _mlp_parameters(widths: list[int]) -> int:
     return sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
+
+
+def _loss_note(values: dict[str, Any]) -> str:
+    loss = values.get("sleep/loss")
+    return "" if loss is None else f"loss {loss:.4g}"
 
 
 def _anchor_args(anchor: dict[str, float]) -> dict[str, float]:

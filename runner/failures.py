@@ -41,6 +41,7 @@ from agents.guards import DivergenceError
 from runner import config_errors
 from runner.build import ConfigError, compose_config
 from runner.preflight import UnwritableDirectory
+from runner.progress import LOG, run_log
 from runner.run_dir import RunDirectoryMismatch
 
 CONFIG_ERROR, DIVERGED, FILE_SYSTEM, INTERRUPTED = 2, 3, 4, 130
@@ -120,6 +121,7 @@ def reported(run: Run, overrides: list[str]) -> Iterator[None]:
             raise
         _close_progress_bars()
         discard_unused_run_dir(run.run_dir)
+        _log_in_run(run.run_dir, outcome[1])
         if run.sweep_dir is not None and run.sweep_dir.is_dir() and \
                 {p.name for p in run.sweep_dir.iterdir()} <= {"multirun.yaml"}:  # no job left anything
             shutil.rmtree(run.sweep_dir, ignore_errors=True)
@@ -223,6 +225,13 @@ def _os_error(error: BaseException) -> OSError | None:
             return error
         error = error.__cause__  # not __context__: an error handled on the way is no cause
     return None
+
+
+def _log_in_run(run_dir: Path, message: str) -> None:
+    """The failure's message in the run's ``run.log`` too, when its directory is kept and can be written."""
+    if run_dir.is_dir():
+        with contextlib.suppress(OSError), run_log(run_dir):
+            LOG.info(f"motorsleep: {message}")
 
 
 def _close_progress_bars() -> None:

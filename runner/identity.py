@@ -1,6 +1,6 @@
 """A run's config identity: what in its resolved config can change a result.
 
-Paths, logging, the cache's own settings and the progress bar are left out. The identity is
+Paths, logging, the cache's own settings, the progress lines and SB3's progress bar are left out. The identity is
 recorded in the run directory (a resumed run must have the same one) and, without its
 protocol, keys the phase cache (which keys the protocol phase by phase instead).
 """
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 #: Top-level config keys that cannot change what a run computes.
-NOT_IDENTITY = ("run_dir", "log_formats", "cache", "resume", "hydra")
+NOT_IDENTITY = ("run_dir", "log_formats", "cache", "resume", "hydra", "progress")
 #: Keys of ``agent`` that cannot change what a run computes.
 AGENT_NOT_IDENTITY = ("progress_bar",)
 

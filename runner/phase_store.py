@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +24,7 @@ from consolidation.protocol import Phase
 from runner import checkpoints
 from runner.cache import KeyChain
 from runner.faults import crash_point
+from runner.progress import say
 
 Outcome = tuple[dict[str, Any], "dict[str, Any] | None"]  # a phase's record and its test row (None unless a test)
 
@@ -43,8 +43,8 @@ class PhaseStore:
         if finished:
             self._restore(finished)
             last = len(finished) - 1
-            print(f"motorsleep: resuming {experiment.run_dir} after phase {last} "
-                  f"({experiment.protocol.phases[last].name})", file=sys.stderr)
+            say(f"motorsleep: resuming {experiment.run_dir} after phase {last} "
+                f"({experiment.protocol.phases[last].name})")
         self.resumed = len(finished)
         self.records: list[dict[str, Any]] = [state["record"] for state in finished]
         self.rows: list[dict[str, Any]] = [state["row"] for state in finished if state["row"] is not None]
@@ -124,7 +124,7 @@ class PhaseStore:
         if self.records:
             state = self.records[-1].get("cache", {}).get("chain")
             if state is None:
-                print("motorsleep: the phase cache is not used: the finished phases ran without it", file=sys.stderr)
+                say("motorsleep: the phase cache is not used: the finished phases ran without it")
                 return None
         return KeyChain(x.identity, x.tasks, type(x.strategy).__module__, state)
 
@@ -202,5 +202,5 @@ def _controller_state(folder: Path, state: dict[str, Any]) -> dict[str, Any]:
 
 
 def _say(index: int, phase: Phase, what: str) -> None:
-    print(f"motorsleep: phase {index} ({phase.name}): {what}", file=sys.stderr, flush=True)
+    say(f"motorsleep: phase {index} ({phase.name}): {what}")
 

@@ -75,6 +75,15 @@ class CacheSchema:
 
 
 @dataclass
+class ProgressSchema:
+    """The progress lines of each phase (runner/progress.py); not part of a run's identity."""
+
+    _target_: str = "runner.progress.Progress"
+    mode: str = "auto"
+    every_seconds: float = 60.0
+
+
+@dataclass
 class ExperimentSchema:
     _target_: str = "runner.experiment.Experiment"
     _convert_: str = "all"
@@ -94,6 +103,7 @@ class ExperimentSchema:
     log_formats: list[str] = field(default_factory=lambda: ["log", "csv", "tensorboard"])
     cache: CacheSchema = field(default_factory=CacheSchema)
     resume: str = "check"
+    progress: ProgressSchema = field(default_factory=ProgressSchema)
 
 
 def strategy_schema(cls: type) -> type:

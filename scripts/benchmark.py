@@ -76,6 +76,9 @@ def run_experiment(overrides: list[str], run_dir: str) -> float:
     from runner.build import build_experiment
 
     start = time.perf_counter()
+    if not any(o.lstrip("+~").startswith("progress.") for o in overrides):
+        # workers share the terminal: the grid's lines say what finished; each run's run.log has its own
+        overrides = ["progress.mode=off", *overrides]
     build_experiment(overrides, run_dir=run_dir).run()  # the experiment sets its own torch threads
     return time.perf_counter() - start
 
@@ -157,8 +160,11 @@ def run_grid(runs: list[tuple[str, list[str], Path]], jobs: int, desc: str) -> t
     failures: list[str] = []
     left = TimeLeft([label for label, _, _ in todo], jobs)
     start = time.perf_counter()
+    done = 0
+    # a live line on a terminal only: in a file or CI its carriage returns would garble the log,
+    # where the plain line per finished run says the same
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool, \
-            tqdm(total=len(todo), desc=desc, unit="run", file=sys.stdout,
+            tqdm(total=len(todo), desc=desc, unit="run", file=sys.stdout, disable=not sys.stdout.isatty(),
                  bar_format="{desc}: {n_fmt}/{total_fmt} runs finished [{elapsed} so far{postfix}]") as progress:
         futures = {pool.submit(_worker, overrides, str(run_dir)): label for label, overrides, run_dir in todo}
         for future in as_completed(futures):
@@ -169,15 +175,18 @@ def run_grid(runs: list[tuple[str, list[str], Path]], jobs: int, desc: str) -> t
                 seconds, error = 0.0, ("not finished: a worker process died (killed, or out of memory); run the "
                                        "same command again to resume from the last finished phase")
             left.finished(label, seconds)
+            done += 1
             minutes = left.minutes()
             eta = "" if minutes is None else f", about {minutes:.1f} min left"
             if error:
                 failures.append(f"{label}:\n{error}")
-                progress.write(f"FAILED {label}: {error.strip().splitlines()[-1]}")
+                progress.write(f"FAILED {label}: {error.strip().splitlines()[-1]} ({done}/{len(todo)})",
+                               file=sys.stdout)
             else:
-                progress.write(f"done {label} in {seconds:.0f} s ({progress.n + 1}/{len(todo)}{eta})")
+                progress.write(f"done {label} in {seconds:.0f} s ({done}/{len(todo)}{eta})", file=sys.stdout)
             progress.set_postfix_str(eta.lstrip(", "), refresh=False)
             progress.update()
+            sys.stdout.flush()
     return time.perf_counter() - start, failures
 
 

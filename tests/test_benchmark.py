@@ -69,6 +69,9 @@ def test_a_tiny_benchmark_runs_every_run_once_and_records_its_time(tmp_path):
     first = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "done reach/none/seed0" in first.stdout and "done reach/gated/seed0" in first.stdout
+    # not a terminal: plain lines, no carriage return; the workers' progress goes to each run's run.log
+    assert "\r" not in first.stdout and "\r" not in first.stderr and "/256 steps" not in first.stderr
+    assert "phase 0 (wake_A): 256/256 steps" in (tmp_path / "reach" / "none" / "seed0" / "run.log").read_text()
     gated = json.loads((tmp_path / "reach" / "gated" / "seed0" / "results.json").read_text())
     assert [p["cache"]["hit"] for p in gated["phases"] if p["kind"] == "wake"] == [True, True]
     assert (tmp_path / "reach" / "gated" / "seed0" / ".hydra" / "config.yaml").is_file()
