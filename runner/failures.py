@@ -121,7 +121,8 @@ def reported(run: Run, overrides: list[str]) -> Iterator[None]:
             raise
         _close_progress_bars()
         discard_unused_run_dir(run.run_dir)
-        _log_in_run(run.run_dir, outcome[1])
+        if not isinstance(error, RunDirectoryMismatch):  # another config's directory is left untouched
+            _log_in_run(run.run_dir, outcome[1])
         if run.sweep_dir is not None and run.sweep_dir.is_dir() and \
                 {p.name for p in run.sweep_dir.iterdir()} <= {"multirun.yaml"}:  # no job left anything
             shutil.rmtree(run.sweep_dir, ignore_errors=True)
