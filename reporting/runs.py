@@ -3,8 +3,9 @@ report reads, and save verbatim per-run copies so that every figure can be rebui
 ``results/`` after ``runs/`` is gone.
 
 A run is one ``results.json`` (scripts/run.py writes it last, so its presence means the run
-finished). Three layouts are understood (``LAYOUTS``); ``detect_layout`` picks the one that
-matches and refuses to guess when several or none do.
+finished). Four layouts are understood (``LAYOUTS``); ``detect_layout`` picks the one that
+matches and refuses to guess when several or none do. A plain Hydra sweep (``scripts/run.py -m``,
+one directory per job number) is one of them: its runs are told apart by what the sweep varied.
 """
 
 from __future__ import annotations
@@ -16,13 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from fileio import write_text_atomic
 
 LAYOUTS = {  # name -> glob under the root
     "family/strategy/seed": "*/*/seed*/results.json",  # the benchmark's run directories
     "strategy/seed": "*/seed*/results.json",           # one family (read from the file), as results/compare_reach
     "saved": "*/*/seed*.json",                         # the copies written by save_copies
+    "sweep": "[0-9]*/results.json",                    # a Hydra sweep (-m): <sweep dir>/<job number>/
 }
+#: Overrides that never name a condition of a sweep: the seed is the run axis, the rest is where runs go.
+_NOT_CONDITIONS = ("seed", "run_dir", "hydra.", "cache.", "log_formats", "progress", "torch_threads")
 REQUIRED = ("tasks", "phases", "R.cortical", "R.subcortical", "trained_rows.cortical",
             "trained_rows.subcortical", "parameters.subcortical", "parameters.cortical_actor")
 _SEED = re.compile(r"^seed(\d+)(\.json)?$")
@@ -70,6 +76,8 @@ def load_runs(root: str | Path, layout: str = "auto", family: str | None = None)
     layout = detect_layout(root) if layout == "auto" else layout
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {['auto', *LAYOUTS]}, got {layout!r}")
+    if layout == "sweep":
+        return _sweep_runs(root)
     runs: dict[tuple[str, str, int], Run] = {}
     for path in sorted(root.glob(LAYOUTS[layout])):
         results = read_results(path)
@@ -91,6 +99,47 @@ def load_runs(root: str | Path, layout: str = "auto", family: str | None = None)
     return [runs[key] for key in sorted(runs)]
 
 
+def _sweep_runs(root: Path) -> list[Run]:
+    """The jobs of a Hydra sweep: family and seed from each ``results.json``, and as strategy the
+    one its sleeps record, followed by whatever else the sweep varied between the jobs (from each
+    job's ``.hydra/overrides.yaml``), e.g. ``replay_distill [controller=residual]``."""
+    paths = sorted(root.glob(LAYOUTS["sweep"]))
+    chosen = {path: _job_overrides(path) for path in paths}
+    varied = sorted({key for overrides in chosen.values() for key in overrides if key != "consolidation"
+                     and len({str(o.get(key)) for o in chosen.values()}) > 1})
+    runs: dict[tuple[str, str, int], Run] = {}
+    for path in paths:
+        results = read_results(path)
+        for name in ("family", "seed"):
+            if name not in results:
+                raise ValueError(f"{path}: field {name!r} is missing")
+        label = sleep_strategy(results)
+        if varied:
+            label += " [" + ", ".join(f"{key}={chosen[path].get(key, '-')}" for key in varied) + "]"
+        key = (str(results["family"]), label, int(results["seed"]))
+        if key in runs:
+            raise ValueError(f"{path}: run {key} already loaded from {runs[key].path}")
+        runs[key] = Run(*key, path, results)
+    if not runs:
+        raise ValueError(f"{root}: no finished run in layout 'sweep' (<root>/{LAYOUTS['sweep']})")
+    return [runs[key] for key in sorted(runs)]
+
+
+def _job_overrides(path: Path) -> dict[str, str]:
+    """The command-line overrides of the job whose ``results.json`` is ``path`` (none recorded: {}),
+    without those that cannot name a condition."""
+    file = path.parent / ".hydra" / "overrides.yaml"
+    listed = (yaml.safe_load(file.read_text()) or []) if file.is_file() else []
+    pairs = (str(item).lstrip("+~").split("=", 1) for item in listed)
+    return {key: value for key, value in (p for p in pairs if len(p) == 2) if not key.startswith(_NOT_CONDITIONS)}
+
+
+def sleep_strategy(results: dict[str, Any]) -> str:
+    """The strategy a run's sleep phases record (every sleep record names it, skipped or not);
+    "unknown" for a run without sleep."""
+    return next((p["strategy"] for p in results["phases"] if p["kind"] == "sleep" and "strategy" in p), "unknown")
+
+
 def load_any(root: str | Path) -> list[Run]:
     """Every ``results.json`` and saved ``seed<k>.json`` anywhere under ``root``, whatever the
     folder names (used for the ABA-gap runs, whose gap is read from the protocol itself).
@@ -108,9 +157,7 @@ def load_any(root: str | Path) -> list[Run]:
         for name in ("family", "seed"):
             if name not in results:
                 raise ValueError(f"{path}: field {name!r} is missing")
-        strategy = next((p["strategy"] for p in results["phases"] if p["kind"] == "sleep" and "strategy" in p),
-                        "unknown")
-        runs.append(Run(str(results["family"]), strategy, int(results["seed"]), path, results))
+        runs.append(Run(str(results["family"]), sleep_strategy(results), int(results["seed"]), path, results))
     return runs
 
 

@@ -37,7 +37,7 @@ def _phase_cache_off() -> list[str]:
     return ["cache.enabled=false"] if "cache" in cfg else []
 
 
-def _multirun(launcher: str, sweep_dir: Path, cwd: Path) -> None:
+def _multirun(launcher: str, sweep_dir: Path, cwd: Path) -> subprocess.CompletedProcess:
     """``scripts/run.py -m`` over two seeds with ``launcher``, as a user would start it (one torch thread:
     the config's default)."""
     command = [sys.executable, str(ROOT / "scripts" / "run.py"), "-m", f"hydra/launcher={launcher}",
@@ -45,6 +45,7 @@ def _multirun(launcher: str, sweep_dir: Path, cwd: Path) -> None:
                *_phase_cache_off()]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=240, cwd=cwd)
     assert completed.returncode == 0, completed.stderr[-3000:] + completed.stdout[-2000:]
+    return completed
 
 
 def _assert_one_complete_run_per_seed(sweep_dir: Path) -> None:
@@ -88,8 +89,27 @@ def test_launcher_preset_composes_over_its_plugin_config(preset):
 
 
 def test_basic_launcher_runs_the_jobs_of_a_multirun_one_after_the_other(tmp_path):
-    _multirun("basic", tmp_path / "sweep", cwd=tmp_path)
+    completed = _multirun("basic", tmp_path / "sweep", cwd=tmp_path)
     _assert_one_complete_run_per_seed(tmp_path / "sweep")
+    _assert_the_sweep_ends_with_its_summary(tmp_path / "sweep", completed.stdout, tmp_path)
+
+
+def _assert_the_sweep_ends_with_its_summary(sweep_dir: Path, stdout: str, tmp_path: Path) -> None:
+    """A sweep ends with one mean ± std table of its jobs (motorsleep/sweep.py), and the report
+    reads a plain sweep directory; a condition the sweep varied besides the seed labels its rows."""
+    from reporting import runs
+
+    assert "sweep summary (2 finished jobs" in stdout
+    table = (sweep_dir / "table.md").read_text()
+    assert "| gated | 2 |" in table and table.strip() in stdout
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "report.py"), "--runs", str(sweep_dir), "--mean-std",
+                           "--out", str(tmp_path / "report")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "| gated | 2 |" in done.stdout, done.stderr[-2000:]
+    for number, controller in enumerate(("cortex", "residual")):  # as if the sweep had also varied the controller
+        overrides = sweep_dir / str(number) / ".hydra" / "overrides.yaml"
+        overrides.write_text(overrides.read_text() + f"- controller={controller}\n")
+    assert [(r.strategy, r.seed) for r in runs.load_runs(sweep_dir)] == [
+        ("gated [controller=cortex]", 0), ("gated [controller=residual]", 1)]
 
 
 @pytest.mark.skipif(not _installed("hydra_plugins.hydra_submitit_launcher"), reason=SUBMITIT_ABSENT)
