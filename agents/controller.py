@@ -6,7 +6,7 @@ The controller decides how sleep reaches behaviour (the ``controller`` config op
   the tests; the student is scored on its own and never acts, so sleep never changes behaviour.
 - :class:`ResidualController` (``controller=residual``): feedback-error learning (Kawato, Furukawa
   and Suzuki 1987; Kawato 1990). The action is the subcortical *base* command plus a cortical
-  correction, ``clip(base(s) + cortex(s))``: the cortex learns, by PPO, what the consolidated
+  correction, ``clip(base(s) + scale * cortex(s))``: the cortex learns, by PPO, what the consolidated
   command still gets wrong. A sleep distils the whole behaviour (base + correction) into the
   student and then writes back: the student becomes the new base and the cortex's correction is
   reset to zero (its action head, not its features or its critic), so what the agent does is
@@ -85,6 +85,21 @@ class ResidualController(CortexController):
     plain = False  # the wake depends on the base the sleeps made
     writes_back = True
 
+    @dataclass
+    class Schema:
+        """:param correction_scale: the cortex's action (in [-1, 1], PPO's box) times this is the
+            correction. 1 (the default, and all that runs made before the option had) caps a
+            correction at half the box's width; configs/controller/residual.yaml sets 2, the
+            width, so that a correction can carry any command to any other (opposite fields need
+            opposite commands: with 1, B was learned far more slowly on a base that held A)."""
+
+        correction_scale: float = 1.0
+
+    def __init__(self, correction_scale: float = 1.0) -> None:
+        if not (isinstance(correction_scale, int | float) and 0 < correction_scale < float("inf")):
+            raise ValueError(f"controller.correction_scale={correction_scale!r} is not allowed: expected a float > 0")
+        self.scale = float(correction_scale)
+
     def start(self, student: SubcorticalPolicy, low: np.ndarray, high: np.ndarray) -> None:
         self.low, self.high = np.asarray(low, dtype=np.float32), np.asarray(high, dtype=np.float32)
         if not hasattr(self, "base"):
@@ -99,7 +114,7 @@ class ResidualController(CortexController):
 
     def policy(self, learner):
         def act(obs: np.ndarray) -> np.ndarray:
-            return np.clip(self.command(obs) + learner.act(obs), self.low, self.high)
+            return np.clip(self.command(obs) + self.scale * learner.act(obs), self.low, self.high)
         return act
 
     def teacher(self, learner):
@@ -145,7 +160,8 @@ class BaseCommandEnv(VecEnvWrapper):
 
     def step_async(self, actions: np.ndarray) -> None:
         command = self.controller.command(np.asarray(self.last_obs, dtype=np.float32))
-        self.venv.step_async(np.clip(command + actions, self.controller.low, self.controller.high))
+        self.venv.step_async(np.clip(command + self.controller.scale * actions, self.controller.low,
+                                     self.controller.high))
 
     def step_wait(self):
         obs, rewards, dones, infos = self.venv.step_wait()
@@ -154,17 +170,19 @@ class BaseCommandEnv(VecEnvWrapper):
 
 
 class _Behaviour:
-    """The residual agent's action distribution, for sleep to distil: the cortex's Gaussian shifted
-    by the base's command (mean clipped to the box, as the executed action is)."""
+    """The residual agent's action distribution, for sleep to distil: the cortex's Gaussian scaled
+    by the correction scale and shifted by the base's command (mean clipped to the box, as the
+    executed action is)."""
 
     def __init__(self, controller: ResidualController, learner) -> None:
         self.controller, self.learner = controller, learner
 
     def action_distribution(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mean, log_std = self.learner.action_distribution(obs)
-        shifted = np.clip(self.controller.command(np.asarray(obs, dtype=np.float32)) + mean,
+        scale = self.controller.scale
+        shifted = np.clip(self.controller.command(np.asarray(obs, dtype=np.float32)) + scale * mean,
                           self.controller.low, self.controller.high)
-        return shifted.astype(np.float32), log_std
+        return shifted.astype(np.float32), (log_std + np.log(scale)).astype(np.float32)
 
     def td_errors(self, *args, **kwargs) -> np.ndarray:
         return self.learner.td_errors(*args, **kwargs)

@@ -35,14 +35,14 @@ def _student(seed: int, obs_dim: int, scale: float = 3.0) -> SubcorticalPolicy:
 def test_the_residual_env_steps_the_base_command_plus_the_correction_clipped_to_the_box():
     family = TaskFamily(family="reach", contexts={"A": "curl_cw"})
     venv = DummyVecEnv([lambda: family.make_env("A")] * 2)
-    controller = ResidualController()
+    controller = ResidualController(correction_scale=2.0)
     controller.start(_student(0, venv.observation_space.shape[0]), venv.action_space.low, venv.action_space.high)
     wrapped = BaseCommandEnv(venv, controller)
     obs = wrapped.reset()
     rng = np.random.default_rng(0)
     for _ in range(5):
         correction = rng.uniform(-1, 1, size=(2, 2)).astype(np.float32)
-        expected = np.clip(controller.base.act(obs) + correction, -1.0, 1.0)
+        expected = np.clip(controller.base.act(obs) + 2.0 * correction, -1.0, 1.0)
         wrapped.step_async(correction)
         np.testing.assert_array_equal(venv.actions, expected)  # what the physics is given
         obs, *_ = wrapped.step_wait()
