@@ -46,14 +46,14 @@ TILT_20 = {"A": {"gravity_tilt_deg": -20.0}, "B": {"gravity_tilt_deg": 20.0}}  #
 # preset -> (protocol option, env contexts, phases with their automatic tests, wake steps in order)
 EXPECTED = {
     "paradigm_aba_gap0": ("aba_gap0", CURL_30,
-                          [W("A"), T, W("B"), T, W("A"), T, S, T], [150_000, 150_000, 150_000]),
+                          [W("A"), T, W("B"), T, W("A"), T, S, T], [150_000, 300_000, 150_000]),
     "paradigm_aba_gap1": ("aba_gap1", CURL_30,
-                          [W("A"), T, S, T, W("B"), T, W("A"), T, S, T], [150_000, 150_000, 150_000]),
+                          [W("A"), T, S, T, W("B"), T, W("A"), T, S, T], [150_000, 300_000, 150_000]),
     "paradigm_aba_gap2": ("aba_gap2", CURL_30,
-                          [W("A"), T, S, T, S, T, W("B"), T, W("A"), T, S, T], [150_000, 150_000, 150_000]),
+                          [W("A"), T, S, T, S, T, W("B"), T, W("A"), T, S, T], [150_000, 300_000, 150_000]),
     "paradigm_aba_gap4": ("aba_gap4", CURL_30,
                           [W("A"), T, S, T, S, T, S, T, S, T, W("B"), T, W("A"), T, S, T],
-                          [150_000, 150_000, 150_000]),
+                          [150_000, 300_000, 150_000]),
     "paradigm_rotation_counter": ("rotation_counter", {"A": "rot_plus30", "B": "rot_minus30", "N": "null"},
                                   [W("A"), T, S, T, W("B"), T, S, T, W("A"), T, S, T], [200_000, 400_000, 200_000]),
     "paradigm_rotation_washout": ("rotation_washout", {"A": "rot_plus30", "B": "rot_minus30", "N": "null"},
