@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from stable_baselines3.common.vec_env import VecEnvWrapper
 
+from agents.familiarity import Familiarity
 from agents.subcortical import SubcorticalPolicy
 
 
@@ -66,8 +67,9 @@ class CortexController:
         """What sleep distils (``action_distribution``; ``td_errors`` for recomputed tags)."""
         return learner
 
-    def after_sleep(self, learner, student: SubcorticalPolicy) -> dict[str, Any]:
-        """After a sleep (or an awake control's slot): the write-back, if any; what it did."""
+    def after_sleep(self, learner, student: SubcorticalPolicy, memory=None, replayed: list[int] = ()) -> dict[str, Any]:
+        """After a sleep (or an awake control's slot) that replayed the ``replayed`` tasks of
+        ``memory``: the write-back, if any; what it did."""
         return {}
 
     def state_dict(self) -> dict[str, Any]:
@@ -109,18 +111,22 @@ class ResidualController(CortexController):
         """The base's deterministic command at ``obs``."""
         return self.base.act(obs)
 
+    def compose(self, obs: np.ndarray, correction: np.ndarray) -> np.ndarray:
+        """The action: the base's command plus the scaled correction, clipped to the box."""
+        return np.clip(self.command(obs) + self.scale * correction, self.low, self.high)
+
     def wake_env(self, venv):
         return BaseCommandEnv(venv, self)
 
     def policy(self, learner):
         def act(obs: np.ndarray) -> np.ndarray:
-            return np.clip(self.command(obs) + self.scale * learner.act(obs), self.low, self.high)
+            return self.compose(obs, learner.act(obs))
         return act
 
     def teacher(self, learner):
         return _Behaviour(self, learner)
 
-    def after_sleep(self, learner, student: SubcorticalPolicy) -> dict[str, Any]:
+    def after_sleep(self, learner, student: SubcorticalPolicy, memory=None, replayed: list[int] = ()) -> dict[str, Any]:
         """If the student changed since it became the base, it becomes the base and the cortex's
         correction is reset to zero (its action head and that head's optimizer moments)."""
         if all(torch.equal(a, b) for a, b in zip(self.base.state_dict().values(), student.state_dict().values(),
@@ -146,6 +152,77 @@ class ResidualController(CortexController):
             self.base.requires_grad_(False)
 
 
+class ArbitratedController(ResidualController):
+    """The residual controller with arbitration: the correction is gated by the student's
+    uncertainty, so the consolidated command acts alone where the student is certain
+    (``controller=arbitrated``; PPO only).
+
+    ``action = clip(base(s) + scale * (1 - familiarity(s)) * cortex(s))``, where familiarity
+    (agents/familiarity.py) is the closeness of ``s``, context cue included, to the states the last
+    sleep distilled the student on. Uncertainty-based arbitration between a habitual and a
+    goal-directed controller (Daw, Niv and Dayan 2005), with the student's certainty read as
+    where it was trained. Before the first sleep nothing is familiar and the rule is the residual
+    one; after a sleep, a correction learned later (B) acts only where the student is unsure.
+
+    Why this design can show, or fail to show, the human patterns: the retest of A after B is the
+    base alone on A's states if they are familiar, so A survives B once a sleep consolidated it
+    (k >= 1), and not before (k = 0: no reference, the residual rule, the cortex overwritten). The
+    pattern needs B's states to be unfamiliar: with the cue given they are (the cue differs); with
+    the cue hidden, B's early states are A's, the correction is gated off there, and B may be
+    learned slowly or not at all (anterograde interference), which the floor check would show.
+    """
+
+    name = "arbitrated"
+
+    @dataclass
+    class Schema:
+        """:param correction_scale: as for the residual controller.
+        :param reference_size: at most this many consolidated states are kept as the reference.
+        :param width: a state this many reference spacings from the nearest consolidated state
+            has familiarity exp(-1) (agents/familiarity.py).
+        :param min_std: the scale of a dimension that never varied in the reference (the cue)."""
+
+        correction_scale: float = 2.0
+        reference_size: int = 4096
+        width: float = 2.0
+        min_std: float = 1e-2
+
+    def __init__(self, correction_scale: float = 2.0, reference_size: int = 4096, width: float = 2.0,
+                 min_std: float = 1e-2) -> None:
+        super().__init__(correction_scale)
+        self.familiarity = Familiarity(reference_size, width, min_std)
+        self.fits = 0  # write-backs so far: seeds each reference subsample
+
+    def gate(self, obs: np.ndarray) -> np.ndarray:
+        """How much of the cortex's correction passes at each row of ``obs``: 1 - familiarity."""
+        return 1.0 - self.familiarity(obs)
+
+    def compose(self, obs: np.ndarray, correction: np.ndarray) -> np.ndarray:
+        gate = self.gate(obs)
+        gate = gate[:, None] if np.ndim(gate) else gate
+        return np.clip(self.command(obs) + self.scale * gate * correction, self.low, self.high)
+
+    def after_sleep(self, learner, student: SubcorticalPolicy, memory=None, replayed: list[int] = ()) -> dict[str, Any]:
+        """The residual write-back; the states of the replayed tasks become the reference."""
+        written = super().after_sleep(learner, student, memory, replayed)
+        if written["write_back"]:
+            if memory is None or not replayed:
+                raise ValueError("the arbitrated controller's write-back needs the memory the sleep replayed")
+            self.familiarity.fit(memory.arrays(list(replayed))["obs"], np.random.default_rng(self.fits))
+            self.fits += 1
+            written["familiar_reference"] = len(self.familiarity.reference)
+        return written
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "fits": self.fits, "familiarity": self.familiarity.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        if state:
+            self.fits = int(state["fits"])
+            self.familiarity.load_state_dict(state["familiarity"])
+
+
 class BaseCommandEnv(VecEnvWrapper):
     """The env as the cortex sees it under the residual controller: its action is a correction,
     added to the base's command at the same observation, then clipped to the action box."""
@@ -159,9 +236,7 @@ class BaseCommandEnv(VecEnvWrapper):
         return self.last_obs
 
     def step_async(self, actions: np.ndarray) -> None:
-        command = self.controller.command(np.asarray(self.last_obs, dtype=np.float32))
-        self.venv.step_async(np.clip(command + self.controller.scale * actions, self.controller.low,
-                                     self.controller.high))
+        self.venv.step_async(self.controller.compose(np.asarray(self.last_obs, dtype=np.float32), actions))
 
     def step_wait(self):
         obs, rewards, dones, infos = self.venv.step_wait()
@@ -172,17 +247,18 @@ class BaseCommandEnv(VecEnvWrapper):
 class _Behaviour:
     """The residual agent's action distribution, for sleep to distil: the cortex's Gaussian scaled
     by the correction scale and shifted by the base's command (mean clipped to the box, as the
-    executed action is)."""
+    executed action is). Its spread is the scaled cortex's, also under arbitration, where the
+    executed spread shrinks with the gate: the student's spread is exploration, not part of the
+    consolidated command the tests score, and a gate near zero would make the distillation's KL
+    diverge."""
 
     def __init__(self, controller: ResidualController, learner) -> None:
         self.controller, self.learner = controller, learner
 
     def action_distribution(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mean, log_std = self.learner.action_distribution(obs)
-        scale = self.controller.scale
-        shifted = np.clip(self.controller.command(np.asarray(obs, dtype=np.float32)) + scale * mean,
-                          self.controller.low, self.controller.high)
-        return shifted.astype(np.float32), (log_std + np.log(scale)).astype(np.float32)
+        shifted = self.controller.compose(np.asarray(obs, dtype=np.float32), mean)
+        return shifted.astype(np.float32), (log_std + np.log(self.controller.scale)).astype(np.float32)
 
     def td_errors(self, *args, **kwargs) -> np.ndarray:
         return self.learner.td_errors(*args, **kwargs)
@@ -201,4 +277,4 @@ def _action_head(policy) -> torch.nn.Linear:
 
 
 #: The controllers: the ``controller`` config options (configs/controller/).
-CONTROLLERS = {"cortex": CortexController, "residual": ResidualController}
+CONTROLLERS = {"cortex": CortexController, "residual": ResidualController, "arbitrated": ArbitratedController}

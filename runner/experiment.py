@@ -277,7 +277,10 @@ class Experiment:
             self.progress.close()
         if report is not None:
             self.progress.finish(report.updates, _loss_note({"sleep/loss": report.final_loss}))
-        written = self.controller.after_sleep(self.learner, self.student)  # the write-back, if any
+        # the write-back, if any; the tasks the student was trained on (an awake control's slot
+        # replays nothing itself: its student drew on every task the memory holds)
+        replayed = (report.replayed_tasks if report is not None else []) or self.memory.tasks
+        written = self.controller.after_sleep(self.learner, self.student, self.memory, replayed)
         if report is None:  # a strategy without sleep did nothing
             return {"strategy": self.strategy.name, "skipped": True, "env_steps": 0, **written}
         return {"strategy": self.strategy.name, "skipped": False, "updates": report.updates, **written,
