@@ -210,24 +210,12 @@ class MuscleReachEnv(ReachEnv):
             excitation = np.clip(command + noise, 0.0, 1.0)
         self._step_mujoco_simulation(excitation, self.frame_skip)
         hx, hy, vx, vy = self._arm_state()
-        tx, ty = self._target
-        distance = math.hypot(hx - tx, hy - ty)
-        reward_dist = -self.distance_weight * distance
-        reward_ctrl = -self.ctrl_cost_weight * float(command @ command)
-        info = {
-            "reward_dist": reward_dist,
-            "reward_ctrl": reward_ctrl,
-            "distance": distance,
-            "is_success": distance < self.success_tolerance,
-            "context_id": self.context_id,
-            "target_index": self._target_index,
-            **self._trial_info(),
-            "channel_force": self.channel_force,
-        }
+        reward, info = self._reward_and_info(hx, hy, float(command @ command))
+        info.update(self._trial_info(), channel_force=self.channel_force)
         self._measure(hx, hy, vx, vy)
         if self.render_mode == "human":
             self.render()
-        return self._delayed_obs(), reward_dist + reward_ctrl, False, False, info
+        return self._delayed_obs(), reward, False, False, info
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         options = dict(options or {})

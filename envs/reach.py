@@ -223,10 +223,17 @@ class ReachEnv(MujocoEnv, utils.EzPickle):
         a1 = -1.0 if a1 < -1.0 else 1.0 if a1 > 1.0 else a1
         self._step_mujoco_simulation((a0, a1), self.frame_skip)
         hx, hy, vx, vy = self._arm_state()
+        reward, info = self._reward_and_info(hx, hy, a0 * a0 + a1 * a1)
+        if self.render_mode == "human":
+            self.render()
+        return self._observe(hx, hy, vx, vy), reward, False, False, info
+
+    def _reward_and_info(self, hx: float, hy: float, command_sq: float) -> tuple[float, dict[str, Any]]:
+        """The step's reward and its documented info, from the true hand and the command's |a|^2."""
         tx, ty = self._target
         distance = math.hypot(hx - tx, hy - ty)
         reward_dist = -self.distance_weight * distance
-        reward_ctrl = -self.ctrl_cost_weight * (a0 * a0 + a1 * a1)
+        reward_ctrl = -self.ctrl_cost_weight * command_sq
         info = {
             "reward_dist": reward_dist,
             "reward_ctrl": reward_ctrl,
@@ -235,9 +242,7 @@ class ReachEnv(MujocoEnv, utils.EzPickle):
             "context_id": self.context_id,
             "target_index": self._target_index,
         }
-        if self.render_mode == "human":
-            self.render()
-        return self._observe(hx, hy, vx, vy), reward_dist + reward_ctrl, False, False, info
+        return reward_dist + reward_ctrl, info
 
     def do_simulation(self, ctrl, n_frames) -> None:
         # gymnasium's version adds a shape check and mj_rnePostConstraint, which this
