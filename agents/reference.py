@@ -49,6 +49,14 @@ class ReachPDController:
 
     def command(self) -> np.ndarray:
         """The PD command with the field cancelled, before any limit (torque / gear)."""
+        return self.torque() / self.env.model.actuator_gear[:, 0]
+
+    def field(self) -> float:
+        """The curl field b (N s/m) acting now, which the torques cancel."""
+        return self.env.context.curl_field
+
+    def torque(self) -> np.ndarray:
+        """The PD's joint torques (N m) with the field cancelled."""
         env = self.env
         q2 = float(env.data.qpos[1])
         qvel = env.data.qvel
@@ -59,9 +67,9 @@ class ReachPDController:
         force = self.kp * (env.target_position - env.hand_position()) - self.kd * velocity
         tau = jac.T @ force
         l1, l2 = env.link_lengths
-        k = env.context.curl_field * l1 * l2 * math.sin(q2)
+        k = self.field() * l1 * l2 * math.sin(q2)
         tau -= np.array([k * qvel[1], -k * qvel[0]])  # cancel the field's torques
-        return tau / env.model.actuator_gear[:, 0]
+        return tau
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         return np.clip(self.command(), -1.0, 1.0).astype(np.float32)
@@ -258,6 +266,48 @@ class ScaledPDController(ReachPDController):
 PLANNER_WARM_STARTS = {"pd": ReachPDController, "pd_scaled": ScaledPDController}
 
 
+class MusclePDController(ReachPDController):
+    """The task-space PD of :class:`ReachPDController` on the muscle arm: its joint torques (field
+    cancelled) shared among the six muscles.
+
+    The excitations are the smallest (least squares) non-negative ones whose torques at peak
+    isometric force, through the constant moment arms, equal the PD's (an active set: muscles
+    that would push are dropped until none does), clipped to 1. It ignores the force-length-velocity
+    curves and the activation lag, so it is a provisional reference, not a ceiling: an iLQR
+    planner on the muscle arm, as :class:`ReachPlanner` is on the torque arm, is still to come.
+    Gains: the best return of kp, kd in (300, 30), (600, 50), (1000, 70), (1500, 90) on the null
+    and +-20 N s/m fields (16 episodes each; 1500 was better by at most 1.1 on the fields, worse on null).
+    """
+
+    def __init__(self, env: gymnasium.Env, kp: float = 1000.0, kd: float = 70.0) -> None:
+        super().__init__(env, kp, kd)
+        m = self.env.model
+        d = mujoco.MjData(m)  # the env's own data may not have been forwarded yet (before a reset)
+        mujoco.mj_forward(m, d)
+        moments = np.zeros((m.nu, m.nv))
+        for i in range(m.nu):  # MuJoCo keeps the moment arms sparse; fixed tendons: constant
+            adr = d.moment_rowadr[i]
+            for k in range(d.moment_rownnz[i]):
+                moments[i, d.moment_colind[adr + k]] = d.actuator_moment[adr + k]
+        # joint torque of full excitation of each muscle (muscle force pulls: negative in MuJoCo)
+        self.torque_per_excitation = -(moments * m.actuator_gainprm[:, 2:3]).T
+
+    def field(self) -> float:
+        return self.env.context.curl_field if self.env.trial == "field" else 0.0  # none in catch and probe trials
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        tau = self.torque()
+        matrix, active = self.torque_per_excitation, np.ones(self.torque_per_excitation.shape[1], dtype=bool)
+        excitation = np.zeros(len(active))
+        for _ in range(len(active)):
+            excitation[:] = 0.0
+            excitation[active] = np.linalg.lstsq(matrix[:, active], tau, rcond=None)[0]
+            if excitation.min() >= 0.0:
+                break
+            active &= excitation > 0.0
+        return np.clip(excitation, 0.0, 1.0).astype(np.float32)
+
+
 def baseline_return(env: gymnasium.Env, n_episodes: int = 16, seed: int = 10_000) -> tuple[float, dict]:
     """The better mean return of a random and a zero-action policy, and both evaluations."""
     evals: dict[str, Evaluation] = {
@@ -277,6 +327,11 @@ def balance_ceiling(env: gymnasium.Env, n_episodes: int = 16, seed: int = 10_000
 def reach_pd_return(env: gymnasium.Env, n_episodes: int = 16, seed: int = 10_000) -> float:
     """Mean return of the field-compensating PD controller (the reference until issue 12)."""
     return evaluate(ReachPDController(env), env, n_episodes, seed).mean_return
+
+
+def muscle_reach_pd_return(env: gymnasium.Env, n_episodes: int = 16, seed: int = 10_000) -> float:
+    """Mean return of :class:`MusclePDController`, the muscle arm's provisional reference."""
+    return evaluate(MusclePDController(env), env, n_episodes, seed).mean_return
 
 
 def reach_planner_return(env: gymnasium.Env, n_episodes: int = 16, seed: int = 10_000) -> float:
@@ -299,7 +354,7 @@ _PLANNER_RETURNS: dict[tuple, float] = {}
 
 
 # family -> the outside reference return used to normalise scores (DESIGN.md sections 3b and 4)
-REFERENCES = {"reach": reach_planner_return, "balance": balance_ceiling}
+REFERENCES = {"reach": reach_planner_return, "muscle_reach": muscle_reach_pd_return, "balance": balance_ceiling}
 
 
 def reference_return(family: str, env: gymnasium.Env, n_episodes: int = 16, seed: int = 10_000) -> float:

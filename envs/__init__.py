@@ -1,8 +1,9 @@
-"""MuJoCo task families of motorsleep (reach, balance) and their interfering contexts.
+"""MuJoCo task families of motorsleep (reach, muscle reach, balance) and their interfering contexts.
 
 ``import envs`` registers the gymnasium ids listed in :data:`REGISTERED_IDS`:
-``motorsleep/Reach-v0`` and ``motorsleep/Balance-v0`` (null context, every keyword open),
-and one preset id per named context, e.g. ``motorsleep/ReachCurlCW-v0``.
+``motorsleep/Reach-v0``, ``motorsleep/MuscleReach-v0`` and ``motorsleep/Balance-v0`` (null
+context, every keyword open), and one preset id per named context, e.g.
+``motorsleep/ReachCurlCW-v0``. The muscle arm takes the reach family's contexts.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from envs.contexts import (
     ReachContext,
     resolve_context,
 )
+from envs.muscle_reach import MuscleReachEnv
 from envs.reach import ReachEnv
 
 REACH_MAX_STEPS = 50
+MUSCLE_REACH_MAX_STEPS = 100  # 1 s of 10 ms control steps, as Reach's 50 of 20 ms
 BALANCE_MAX_STEPS = 250
 
 # preset id suffix -> context name
@@ -29,13 +32,15 @@ _BALANCE_PRESETS = {"": "null", "TiltLeft": "tilt_left", "TiltRight": "tilt_righ
                     "MassLight": "mass_light", "MassHeavy": "mass_heavy",
                     "FrictionLow": "friction_low", "FrictionHigh": "friction_high"}
 
-FAMILY_MAX_STEPS = {"reach": REACH_MAX_STEPS, "balance": BALANCE_MAX_STEPS}
-ENTRY_POINTS = {"reach": "envs.reach:ReachEnv", "balance": "envs.balance:BalanceEnv"}
+FAMILY_MAX_STEPS = {"reach": REACH_MAX_STEPS, "muscle_reach": MUSCLE_REACH_MAX_STEPS, "balance": BALANCE_MAX_STEPS}
+ENTRY_POINTS = {"reach": "envs.reach:ReachEnv", "muscle_reach": "envs.muscle_reach:MuscleReachEnv",
+                "balance": "envs.balance:BalanceEnv"}
 REGISTERED_IDS: dict[str, tuple[str, str]] = {}  # id -> (family, context name)
 
 
 def _register_all() -> None:
-    for family, prefix, presets in (("reach", "Reach", _REACH_PRESETS), ("balance", "Balance", _BALANCE_PRESETS)):
+    for family, prefix, presets in (("reach", "Reach", _REACH_PRESETS), ("muscle_reach", "MuscleReach", _REACH_PRESETS),
+                                    ("balance", "Balance", _BALANCE_PRESETS)):
         for suffix, context in presets.items():
             env_id = f"motorsleep/{prefix}{suffix}-v0"
             REGISTERED_IDS[env_id] = (family, context)
@@ -65,5 +70,5 @@ _register_all()
 
 __all__ = [
     "BALANCE_CONTEXTS", "REACH_CONTEXTS", "REGISTERED_IDS", "FAMILY_MAX_STEPS",
-    "BalanceContext", "BalanceEnv", "ReachContext", "ReachEnv", "env_id_for", "resolve_context",
+    "BalanceContext", "BalanceEnv", "MuscleReachEnv", "ReachContext", "ReachEnv", "env_id_for", "resolve_context",
 ]

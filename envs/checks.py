@@ -31,3 +31,16 @@ def check_non_negative(**values: float) -> None:
     for name, value in values.items():
         if not (math.isfinite(float(value)) and float(value) >= 0):
             raise ValueError(f"{name}={value!r} is not allowed: expected a finite number >= 0")
+
+
+def check_count(**values: object) -> None:
+    """A count of steps (a delay): an integer >= 0; a bool or a float is refused, not cast."""
+    for name, value in values.items():
+        if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer) or int(value) < 0:
+            raise ValueError(f"{name}={value!r} is not allowed: expected an integer >= 0")
+
+
+def check_probability(**values: float) -> None:
+    for name, value in values.items():
+        if not (math.isfinite(float(value)) and 0.0 <= float(value) <= 1.0):
+            raise ValueError(f"{name}={value!r} is not allowed: expected a probability in [0, 1]")

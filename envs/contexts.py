@@ -104,6 +104,7 @@ BALANCE_CONTEXTS: dict[str, BalanceContext] = {
 
 FAMILIES: dict[str, tuple[type, dict[str, Any]]] = {
     "reach": (ReachContext, REACH_CONTEXTS),
+    "muscle_reach": (ReachContext, REACH_CONTEXTS),  # the same arm task on muscles: the same contexts
     "balance": (BalanceContext, BALANCE_CONTEXTS),
 }
 

@@ -114,26 +114,38 @@ class ReachEnv(MujocoEnv, utils.EzPickle):
             random_targets, distance_weight, ctrl_cost_weight, success_tolerance,
             reset_noise_scale, gear, frame_skip, **kwargs,
         )
-        self.context = resolve_context("reach", context)
-        check_cue(context_id, n_contexts)
-        check_flag(cue_shown=cue_shown, context_cue=context_cue, random_targets=random_targets)
-        check_positive(n_targets=n_targets, target_radius=target_radius, gear=gear,
-                        frame_skip=frame_skip, success_tolerance=success_tolerance)
-        check_non_negative(distance_weight=distance_weight, ctrl_cost_weight=ctrl_cost_weight,
-                            reset_noise_scale=reset_noise_scale)
-        self.context_id, self.n_contexts, self.context_cue = int(context_id), int(n_contexts), bool(context_cue)
-        self.n_targets, self.target_radius = int(n_targets), float(target_radius)
-        self.random_targets = bool(random_targets)
-        self.distance_weight, self.ctrl_cost_weight = float(distance_weight), float(ctrl_cost_weight)
-        self.success_tolerance, self.reset_noise_scale = float(success_tolerance), float(reset_noise_scale)
-
+        self._init_task(context, context_id, n_contexts, context_cue, cue_shown, n_targets, target_radius,
+                        random_targets, distance_weight, ctrl_cost_weight, success_tolerance,
+                        reset_noise_scale, frame_skip)
+        check_positive(gear=gear)
         obs_dim = 10 + (self.n_contexts if self.context_cue else 0)
         observation_space = spaces.Box(-np.inf, np.inf, shape=(obs_dim,), dtype=np.float64)
         kwargs.setdefault("default_camera_config", DEFAULT_CAMERA_CONFIG)
         MujocoEnv.__init__(self, str(ASSET), int(frame_skip), observation_space=observation_space, **kwargs)
         self.metadata = {**self.metadata, "render_fps": int(round(1.0 / self.dt))}
         self.model.actuator_gear[:, 0] = float(gear)
+        self._init_arm()
 
+    def _init_task(self, context, context_id, n_contexts, context_cue, cue_shown, n_targets, target_radius,
+                   random_targets, distance_weight, ctrl_cost_weight, success_tolerance, reset_noise_scale,
+                   frame_skip) -> None:
+        """Check and keep the task's arguments (shared with the muscle arm, before the model exists)."""
+        self.context = resolve_context("reach", context)
+        check_cue(context_id, n_contexts)
+        check_flag(cue_shown=cue_shown, context_cue=context_cue, random_targets=random_targets)
+        check_positive(n_targets=n_targets, target_radius=target_radius, frame_skip=frame_skip,
+                       success_tolerance=success_tolerance)
+        check_non_negative(distance_weight=distance_weight, ctrl_cost_weight=ctrl_cost_weight,
+                           reset_noise_scale=reset_noise_scale)
+        self.context_id, self.n_contexts, self.context_cue = int(context_id), int(n_contexts), bool(context_cue)
+        self.n_targets, self.target_radius = int(n_targets), float(target_radius)
+        self.random_targets = bool(random_targets)
+        self.distance_weight, self.ctrl_cost_weight = float(distance_weight), float(ctrl_cost_weight)
+        self.success_tolerance, self.reset_noise_scale = float(success_tolerance), float(reset_noise_scale)
+        self.cue_shown = bool(cue_shown)
+
+    def _init_arm(self) -> None:
+        """Read the arm's geometry from the model: hand, start, link lengths, field and rotation."""
         m = self.model
         self._hand = m.site("hand").id
         self._start = m.site("start").pos[:2].copy()
@@ -146,7 +158,6 @@ class ReachEnv(MujocoEnv, utils.EzPickle):
         self._rot_cos, self._rot_sin = math.cos(theta), math.sin(theta)
         self._start_qpos = _inverse_kinematics(self._start, *self.link_lengths)
         self._cue = np.zeros(self.n_contexts if self.context_cue else 0)
-        self.cue_shown = bool(cue_shown)
         if self.context_cue and self.cue_shown:  # an unannounced context: the cue's slots stay zero
             self._cue[self.context_id] = 1.0
         self._cue_list = self._cue.tolist()
@@ -212,10 +223,17 @@ class ReachEnv(MujocoEnv, utils.EzPickle):
         a1 = -1.0 if a1 < -1.0 else 1.0 if a1 > 1.0 else a1
         self._step_mujoco_simulation((a0, a1), self.frame_skip)
         hx, hy, vx, vy = self._arm_state()
+        reward, info = self._reward_and_info(hx, hy, a0 * a0 + a1 * a1)
+        if self.render_mode == "human":
+            self.render()
+        return self._observe(hx, hy, vx, vy), reward, False, False, info
+
+    def _reward_and_info(self, hx: float, hy: float, command_sq: float) -> tuple[float, dict[str, Any]]:
+        """The step's reward and its documented info, from the true hand and the command's |a|^2."""
         tx, ty = self._target
         distance = math.hypot(hx - tx, hy - ty)
         reward_dist = -self.distance_weight * distance
-        reward_ctrl = -self.ctrl_cost_weight * (a0 * a0 + a1 * a1)
+        reward_ctrl = -self.ctrl_cost_weight * command_sq
         info = {
             "reward_dist": reward_dist,
             "reward_ctrl": reward_ctrl,
@@ -224,9 +242,7 @@ class ReachEnv(MujocoEnv, utils.EzPickle):
             "context_id": self.context_id,
             "target_index": self._target_index,
         }
-        if self.render_mode == "human":
-            self.render()
-        return self._observe(hx, hy, vx, vy), reward_dist + reward_ctrl, False, False, info
+        return reward_dist + reward_ctrl, info
 
     def do_simulation(self, ctrl, n_frames) -> None:
         # gymnasium's version adds a shape check and mj_rnePostConstraint, which this

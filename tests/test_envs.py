@@ -26,10 +26,12 @@ BALANCE_IDS = [i for i, (family, _) in REGISTERED_IDS.items() if family == "bala
 # The info keys each family documents (class docstrings, "## Info").
 DOCUMENTED_INFO_KEYS = {
     "reach": {"reward_dist", "reward_ctrl", "distance", "is_success", "context_id", "target_index"},
+    "muscle_reach": {"reward_dist", "reward_ctrl", "distance", "is_success", "context_id", "target_index",
+                     "catch_trial", "probe_trial", "channel_force"},
     "balance": {"reward_alive", "reward_ctrl", "pole_angle", "is_success", "context_id"},
 }
 # Observation size without the context cue (class docstrings, "## Observation Space").
-BASE_OBS_DIM = {"reach": 10, "balance": 4}
+BASE_OBS_DIM = {"reach": 10, "muscle_reach": 16, "balance": 4}
 
 # Unbounded observation boxes are intentional (positions and velocities); the checkers' warning
 # about them is noise here.
@@ -39,6 +41,7 @@ quiet_box_bounds = pytest.mark.filterwarnings("ignore:.*observation space (minim
 def test_every_preset_context_has_a_registered_id():
     """Each named context of both families is reachable through ``gymnasium.make``."""
     expected = {("reach", name) for name in REACH_CONTEXTS}
+    expected |= {("muscle_reach", name) for name in REACH_CONTEXTS}  # the muscle arm takes reach's contexts
     expected |= {("balance", name) for name in BALANCE_CONTEXTS}
     assert set(REGISTERED_IDS.values()) == expected
     for env_id, (family, context) in REGISTERED_IDS.items():
@@ -190,7 +193,8 @@ def _reward_bounds(env: gymnasium.Env) -> tuple[float, float]:
     """The documented reward range of ``env``, from its own parameters.
 
     Reach: -distance_weight * |hand - target| - ctrl_cost_weight * |a|^2, with the hand within
-    l1 + l2 of the shoulder, the target within |start| + target_radius of it and |a_i| <= 1.
+    l1 + l2 of the shoulder, the target within |start| + target_radius of it and |a_i| <= 1 (the
+    muscle arm, a ReachEnv, too: its excitations lie in [0, 1]).
     Balance: [-ctrl_cost_weight, healthy_reward] (|a| <= 1).
     """
     u = env.unwrapped
@@ -241,7 +245,7 @@ def test_info_has_the_documented_keys(env_id, make_env, rollout, actions):
         assert DOCUMENTED_INFO_KEYS[family] <= info.keys()
         assert info["context_id"] == 0
         assert isinstance(info["is_success"], bool)
-        if family == "reach":
+        if family in ("reach", "muscle_reach"):
             assert info["is_success"] == (info["distance"] < env.unwrapped.success_tolerance)
             assert 0 <= info["target_index"] < env.unwrapped.n_targets
         else:
