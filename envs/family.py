@@ -2,7 +2,10 @@
 
 This is the ``env`` config option: it names the family, maps protocol labels to contexts,
 and builds the envs of each context, cue included, so the rest of the code never needs to
-know which family it runs.
+know which family it runs. The agent always acts in the box [-1, 1]: a family whose actions
+live elsewhere (the muscle arm's excitations in [0, 1]) is seen through gymnasium's
+``RescaleAction``, so that the policies' bounded means, the student's and the residual
+controller's correction span exactly the env's range.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import gymnasium
+import numpy as np
+from gymnasium.wrappers import RescaleAction
 
 from envs import FAMILY_MAX_STEPS, REGISTERED_IDS
 from envs.checks import check_flag
@@ -79,12 +84,21 @@ class TaskFamily:
         return list(range(obs_dim - n, obs_dim))
 
     def make_env(self, label: str, **overrides: Any) -> gymnasium.Env:
-        """A single env of context ``label`` (with the registered time limit)."""
-        return gymnasium.make(BASE_IDS[self.family], **{**self.env_kwargs_for(label), **overrides})
+        """A single env of context ``label`` (with the registered time limit), acting in [-1, 1]."""
+        return to_unit_box(gymnasium.make(BASE_IDS[self.family], **{**self.env_kwargs_for(label), **overrides}))
 
     @property
     def env_id(self) -> str:
         return BASE_IDS[self.family]
+
+
+def to_unit_box(env: gymnasium.Env) -> gymnasium.Env:
+    """``env`` as the agent acts on it: its action box rescaled to [-1, 1] when it is another
+    (unchanged, not wrapped, when it is already [-1, 1])."""
+    space = env.action_space
+    if isinstance(space, gymnasium.spaces.Box) and not (np.all(space.low == -1.0) and np.all(space.high == 1.0)):
+        return RescaleAction(env, np.full(space.shape, -1.0, space.dtype), np.full(space.shape, 1.0, space.dtype))
+    return env
 
 
 def _plain(context: Any) -> Any:

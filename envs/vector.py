@@ -16,7 +16,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from envs.family import TaskFamily
+from envs.family import TaskFamily, to_unit_box
 
 
 class FreshInfos(list):
@@ -30,7 +30,8 @@ class FreshInfos(list):
 def make_vec(family: TaskFamily, labels: list[str], n_envs: int, seed: int) -> DummyVecEnv:
     """``n_envs`` envs of the given contexts, dealt round-robin (several contexts: multitask)."""
     if len(labels) == 1:
-        venv = make_vec_env(family.env_id, n_envs=n_envs, seed=seed, env_kwargs=family.env_kwargs_for(labels[0]))
+        venv = make_vec_env(family.env_id, n_envs=n_envs, seed=seed, env_kwargs=family.env_kwargs_for(labels[0]),
+                            wrapper_class=to_unit_box)
     elif n_envs < len(labels):
         raise ValueError(f"agent.n_envs={n_envs} is too small to step {len(labels)} contexts together: "
                          f"expected at least {len(labels)}")

@@ -288,3 +288,23 @@ def test_smoke_run_on_the_muscle_arm(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "| A lost (learned - at the end) |" in done.stdout
     assert (tmp_path / "run" / "results.json").is_file()
+
+
+def test_experiments_act_on_the_muscle_arm_in_the_unit_box_mapped_onto_the_excitations():
+    """The policies' bounded means span [-1, 1]: the family's envs (single and vectorised) rescale
+    that box onto the excitations' [0, 1], and leave the other families' boxes unwrapped."""
+    from envs.family import TaskFamily
+    from envs.vector import make_vec
+
+    family = TaskFamily(family="muscle_reach", contexts={"A": "curl_cw", "B": "curl_ccw"})
+    for env in (family.make_env("A"), make_vec(family, ["A"], 2, 0), make_vec(family, ["A", "B"], 2, 0)):
+        assert (env.action_space.low == -1).all() and (env.action_space.high == 1).all()
+        env.close()
+    env = family.make_env("A")
+    env.reset(seed=0)
+    env.step(np.array([-1.0, 1.0, 0.0, -0.5, 0.5, 1.0], np.float32))
+    np.testing.assert_allclose(env.unwrapped.data.ctrl, [0.0, 1.0, 0.5, 0.25, 0.75, 1.0], atol=1e-7)
+    env.close()
+    reach = TaskFamily(family="reach", contexts={"A": "curl_cw"}).make_env("A")
+    assert type(reach).__name__ == "TimeLimit"  # [-1, 1] already: not wrapped, Reach's numbers unchanged
+    reach.close()
