@@ -9,7 +9,8 @@ see agents/evaluation.py) played with deterministic actions: a video shows what 
     # a GIF of the cortex after the first wake, on B (a label or the context's name), hand path traced
     python scripts/record.py video --run-dir runs/RUN --phase wake_A --context curl_ccw --trace hand --out b.gif
 
-    # a frame strip: one row per --row, each row FRAMES frames evenly spread over one episode
+    # a frame strip: one row per --row, each row FRAMES frames evenly spread over one episode; a legend
+    # below names the markers (the model's sites by their colours, and the traced path)
     python scripts/record.py strip --run-dir runs/RUN --frames 6 --trace hand --out strip.png \\
         --row "phase=wake_A,policy=cortical,context=A,label=cortex after wake A, on A" \\
         --row "phase=06_sleep,policy=subcortical,context=A"
@@ -59,7 +60,7 @@ from PIL import Image, ImageDraw, ImageFont
 import envs  # noqa: F401  (registers the ids)
 from agents.evaluation import episode_options
 from envs.contexts import describe_context
-from envs.rendering import FrameRenderer, site_names
+from envs.rendering import TRACE_RGBA, FrameRenderer, site_names
 from runner.saved_run import EVAL_SEED, POLICY_FILES, SavedPhase, SavedRun  # recorded episodes are the scored ones
 
 VIDEO_SUFFIXES = (".mp4", ".gif")
@@ -147,20 +148,48 @@ def write_video(path: Path, frames: Iterable[np.ndarray], fps: float, width: int
     return count
 
 
+def strip_legend(env: gymnasium.Env, trace: str | None) -> list[tuple[str, tuple[int, int, int]]]:
+    """What the markers in the frames are: every site the model draws (alpha > 0), by name and
+    colour, and the traced path (one dot per env step) when ``trace`` names a site."""
+    model = env.unwrapped.model
+    entries = [(model.site(i).name, _rgb(model.site_rgba[i])) for i in range(model.nsite) if model.site_rgba[i][3] > 0]
+    if trace is not None:
+        entries.append((f"{trace} path (a dot every {env.unwrapped.dt * 1000:g} ms)", _rgb(TRACE_RGBA)))
+    return entries
+
+
+def _rgb(rgba) -> tuple[int, int, int]:
+    return tuple(int(round(255 * float(c))) for c in rgba[:3])
+
+
 def strip_image(rows: list[list[np.ndarray]], captions: list[str] | None = None,
-                titles: list[str] | None = None, gap: int = 2) -> Image.Image:
+                titles: list[str] | None = None, gap: int = 2,
+                legend: list[tuple[str, tuple[int, int, int]]] | None = None) -> Image.Image:
     """Frames tiled into rows (one per shot), ``gap`` white pixels apart, with optional captions
-    in a column on the left and titles above the columns."""
+    in a column on the left, titles above the columns and a legend line (a coloured dot and a
+    name per entry, wrapped to the image's width) below the tiles."""
     height, width = rows[0][0].shape[:2]
     columns = max(len(row) for row in rows)
     font = ImageFont.load_default(size=max(10, min(14, height // 8)))
     text_height = int(font.getbbox("Ag")[3]) + 2 * gap
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     left = 0
     if captions:
-        measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
         left = max(int(measure.textlength(text, font=font)) for text in captions) + 4 * gap
     head = text_height if titles else 0
-    image = Image.new("RGB", (left + columns * (width + gap) - gap, head + len(rows) * (height + gap) - gap), "white")
+    total = left + columns * (width + gap) - gap
+    dot = text_height // 3
+    # legend entries laid out left to right, a new line when the next would pass the right edge
+    places, x, line = [], 2 * gap, 0
+    for label, _ in legend or []:
+        size = 2 * dot + 2 * gap + int(measure.textlength(label, font=font)) + 6 * gap
+        if x > 2 * gap and x + size > total:
+            x, line = 2 * gap, line + 1
+        places.append((x, line))
+        x += size
+    foot = (line + 1) * text_height + gap if legend else 0
+    body = len(rows) * (height + gap) - gap
+    image = Image.new("RGB", (total, head + body + foot), "white")
     draw = ImageDraw.Draw(image)
     ink = (40, 40, 40)
     for c, title in enumerate(titles or []):
@@ -171,6 +200,10 @@ def strip_image(rows: list[list[np.ndarray]], captions: list[str] | None = None,
             image.paste(Image.fromarray(frame), (left + c * (width + gap), top))
         if captions:
             draw.text((2 * gap, top + height // 2), captions[r], fill=ink, font=font, anchor="lm")
+    for (label, colour), (x, line) in zip(legend or [], places, strict=True):
+        middle = head + body + gap + line * text_height + text_height // 2
+        draw.ellipse((x, middle - dot, x + 2 * dot, middle + dot), fill=colour, outline=ink)
+        draw.text((x + 2 * dot + 2 * gap, middle), label, fill=ink, font=font, anchor="lm")
     return image
 
 
@@ -253,7 +286,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     strip.add_argument("--episode", type=int, default=0, help="which evaluation episode (reach: target index)")
     strip.add_argument("--width", type=int, default=160)
     strip.add_argument("--height", type=int, default=160)
-    strip.add_argument("--no-captions", action="store_true", help="leave out the captions and times")
+    strip.add_argument("--no-captions", action="store_true", help="leave out the captions, times and legend")
     return parser, {"video": video, "strip": strip}
 
 
@@ -287,12 +320,13 @@ def record_video(run: SavedRun, chosen: Shot, args: argparse.Namespace) -> str:
 
 
 def record_strip(run: SavedRun, shots: list[Shot], args: argparse.Namespace) -> str:
-    rows, steps, dt = [], [], 0.0
+    rows, steps, dt, legend = [], [], 0.0, []
     for chosen in shots:
         scene = Scene(run, chosen, args)
         try:
             frames = list(episode_frames(scene.env, scene.policy, scene.renderer, args.episode))
             dt = scene.env.unwrapped.dt
+            legend = strip_legend(scene.env, args.trace)
         finally:
             scene.close()
         last = len(frames) - 1 if args.steps is None else min(args.steps, len(frames) - 1)
@@ -301,7 +335,8 @@ def record_strip(run: SavedRun, shots: list[Shot], args: argparse.Namespace) -> 
         steps.append(picks.tolist())
     # times over the columns only when every row shows the same steps (episodes may end early)
     titles = None if args.no_captions or any(s != steps[0] for s in steps) else [f"{i * dt:.2f} s" for i in steps[0]]
-    image = strip_image(rows, None if args.no_captions else [s.caption for s in shots], titles)
+    image = strip_image(rows, None if args.no_captions else [s.caption for s in shots], titles,
+                        legend=None if args.no_captions else legend)
     with atomic_path(args.out) as tmp:
         image.save(tmp, format="PNG", optimize=True)
     return f"wrote {args.out}: {len(rows)} rows x {args.frames} frames of {args.width}x{args.height}"

@@ -14,7 +14,9 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import gymnasium
 import imageio_ffmpeg
 import numpy as np
 import pytest
@@ -45,16 +47,22 @@ def gl() -> None:
 
 
 @pytest.fixture(scope="module")
-def record() -> Iterator[Callable[..., int]]:
-    """``record(*args)``: scripts/record.py's ``main``, loaded once and run in this process."""
+def record_module() -> Iterator[Any]:
+    """scripts/record.py as a module, loaded once."""
     spec = importlib.util.spec_from_file_location("record_script", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     try:
         spec.loader.exec_module(module)
-        yield lambda *args: module.main(list(args))
+        yield module
     finally:
         sys.modules.pop(spec.name, None)
+
+
+@pytest.fixture(scope="module")
+def record(record_module) -> Callable[..., int]:
+    """``record(*args)``: scripts/record.py's ``main``, run in this process."""
+    return lambda *args: record_module.main(list(args))
 
 
 @pytest.fixture(scope="module")
@@ -130,8 +138,39 @@ def test_captions_and_times_sit_beside_and_above_the_tiles(gl, record, run_dir: 
     out = tmp_path / "captioned.png"
     assert record("strip", "--run-dir", str(run_dir), "--frames", "2", "--width", "24", "--height", "24",
                   "--row", "phase=wake_A,label=cortex, after wake A", "--out", str(out)) == 0
-    width, height = Image.open(out).size
+    image = np.asarray(Image.open(out).convert("RGB"))
+    height, width = image.shape[:2]
     assert width > 2 * 24 + 2 and height > 24  # a caption column and a row of times
+    # the legend under the tiles: the target's dot in its colour (reach.xml: rgba 0.9 0.1 0.1, stored as float32)
+    assert (image[-12:] == (229, 26, 26)).all(axis=-1).any()
+
+
+def test_the_strip_legend_names_each_marker_by_its_model_colour(record_module):
+    env = gymnasium.make("motorsleep/ReachCurlCW-v0")
+    try:
+        traced = record_module.strip_legend(env, "hand")
+        plain = record_module.strip_legend(env, None)
+    finally:
+        env.close()
+    assert dict(plain) == {"start": (51, 51, 51), "hand": (26, 102, 229), "target": (229, 26, 26)}
+    assert traced[:3] == plain and traced[3][0] == "hand path (a dot every 20 ms)"  # one env step: 20 ms
+
+
+def test_the_strip_legend_sits_below_the_tiles_and_wraps_to_their_width(record_module):
+    rows = [[np.zeros((32, 40, 3), np.uint8)] * 3] * 2
+    legend = [("target", (229, 26, 26)), ("hand path (a dot every 20 ms)", (26, 102, 230)), ("start", (51, 51, 51))]
+    bare = np.asarray(record_module.strip_image(rows, ["a row", "another row"]))
+    shown = np.asarray(record_module.strip_image(rows, ["a row", "another row"], legend=legend))
+    assert shown.shape[1] == bare.shape[1] and shown.shape[0] > bare.shape[0]
+    assert np.array_equal(shown[:bare.shape[0]], bare)  # tiles and captions untouched
+    below = shown[bare.shape[0]:]
+    for _, colour in legend:
+        assert (below == colour).all(axis=-1).any(), colour
+    # narrower tiles: the three entries no longer fit one line, and the legend grows by lines
+    narrow = [[np.zeros((32, 40, 3), np.uint8)]] * 2
+    one = np.asarray(record_module.strip_image(narrow, legend=legend[:1]))
+    three = np.asarray(record_module.strip_image(narrow, legend=legend))
+    assert three.shape[0] > one.shape[0] and three.shape[1] == one.shape[1] == 40
 
 
 @pytest.mark.parametrize(("args", "named", "allowed"), [

@@ -330,13 +330,19 @@ def test_started_in_the_future_or_before_1970_is_refused(built, tmp_path, starte
 
 def test_figures_exist_and_have_the_stated_sizes(built):
     figures = built["out"] / "figures"
-    expected = {  # inches, from the formulas in plots.py for 2 strategies, 4 test rows, 2 tasks, 3 table rows
-        "reach_R.png": (2 * (1.8 + 0.9 * 2), 0.6 + (0.6 + 0.3 * 4) * 2),
-        "reach_retention.png": (2 * plots.PANEL[0], plots.PANEL[1]),
-        "reach_intervals.png": (3 * 3.6, 3 * (0.8 + 0.22 * 3)),
+    # inches, from the formulas in plots.py for 2 strategies, 4 test rows, 2 tasks, 3 table rows. The
+    # cortex of full is none's in every seed: drawn once, with one note line under R, retention and
+    # intervals; R has 2 panels (none cortex, full student) and a line naming none as never slept;
+    # the intervals draw 2 rows and 4 panels, A learned, B learned, FT B, fidelity and the parameter
+    # ratio having one value in every run (5 note lines)
+    note = 0.15
+    expected = {
+        "reach_R.png": (2 * (0.9 + 0.75 * 2) + 1.2, 0.9 + (0.7 + 0.3 * 4) * 1 + 2 * note),
+        "reach_retention.png": (2 * 4.4 + plots.LEGEND_WIDTH, 3.4 + note),
+        "reach_intervals.png": (3 * 3.6, 2 * (0.8 + 0.22 * 2) + 0.5 + 6 * note),
         "reach_kept_vs_learned.png": (2 * 4.6 + 1.8, 4.2),
-        "reach_sleep.png": (3 * plots.PANEL[0], plots.PANEL[1]),
-        "aba_gap.png": (3 * plots.PANEL[0], plots.PANEL[1]),
+        "reach_sleep.png": (3 * plots.PANEL[0] + plots.LEGEND_WIDTH, plots.PANEL[1]),
+        "aba_gap.png": (3 * plots.PANEL[0] + plots.LEGEND_WIDTH, plots.PANEL[1]),
     }
     for name, (width, height) in expected.items():
         with Image.open(figures / name) as image:
