@@ -65,6 +65,10 @@ def _with_layer_norm(net: nn.Sequential) -> nn.Sequential:
     return nn.Sequential(*modules)
 
 
+#: The class's name before 72dc449: cortices saved earlier (results/strip_run) unpickle by it.
+BoundedMeanPolicy = CorticalPolicy
+
+
 class CorticalLearner:
     """The large, plastic cortical policy learned online in wake (the ``agent`` config option).
 

@@ -31,3 +31,17 @@ def test_the_check_sees_a_stale_metric():
     saved = json.loads((ROOT / "results" / "quick" / "results.json").read_text())
     saved["metrics"]["cortical"]["average_forgetting"] /= 2  # the definition results/quick once had
     assert not same(saved["metrics"], recomputed(saved))
+
+
+def test_the_saved_strip_run_loads_and_acts():
+    """The README's strip is rebuilt from results/strip_run, whose cortex was saved under the
+    policy class's earlier name (agents.cortex.BoundedMeanPolicy): it must still unpickle."""
+    from runner.saved_run import SavedRun
+
+    saved = SavedRun(ROOT / "results" / "strip_run")
+    env = saved.make_env("A")
+    act = saved.load_policy(saved.phase("04_wake_B"), "cortical", env.observation_space.shape[0])
+    obs, _ = env.reset(seed=0)
+    action = act(obs)
+    assert action.shape == env.action_space.shape and env.action_space.contains(action.astype("float32"))
+    env.close()
