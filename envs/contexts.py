@@ -26,6 +26,20 @@ def _require_finite(name: str, value: float, allowed: str) -> float:
     return value
 
 
+def _gravity_tilt(value: float) -> float:
+    tilt = _require_finite("gravity_tilt_deg", value, "a float in (-45, 45)")
+    if not -45.0 < tilt < 45.0:
+        raise ValueError(f"gravity_tilt_deg={tilt!r} is not allowed: expected a float in (-45, 45)")
+    return tilt
+
+
+def _mass_scale(value: float) -> float:
+    mass = _require_finite("mass_scale", value, "a finite float > 0")
+    if mass <= 0.0:
+        raise ValueError(f"mass_scale={mass!r} is not allowed: expected a finite float > 0")
+    return mass
+
+
 @dataclass(frozen=True)
 class ReachContext:
     """Dynamics and visual feedback of the reaching arm.
@@ -69,12 +83,7 @@ class BalanceContext:
     friction_scale: float = 1.0
 
     def __post_init__(self) -> None:
-        tilt = _require_finite("gravity_tilt_deg", self.gravity_tilt_deg, "a float in (-45, 45)")
-        if not -45.0 < tilt < 45.0:
-            raise ValueError(f"gravity_tilt_deg={tilt!r} is not allowed: expected a float in (-45, 45)")
-        mass = _require_finite("mass_scale", self.mass_scale, "a finite float > 0")
-        if mass <= 0.0:
-            raise ValueError(f"mass_scale={mass!r} is not allowed: expected a finite float > 0")
+        tilt, mass = _gravity_tilt(self.gravity_tilt_deg), _mass_scale(self.mass_scale)
         fric = _require_finite("friction_scale", self.friction_scale, "a finite float >= 0")
         if fric < 0.0:
             raise ValueError(f"friction_scale={fric!r} is not allowed: expected a finite float >= 0")
@@ -110,12 +119,7 @@ class StandContext:
         shift = _require_finite("platform_shift", self.platform_shift, "a float in [-1, 1] (m)")
         if not -1.0 <= shift <= 1.0:
             raise ValueError(f"platform_shift={shift!r} is not allowed: expected a float in [-1, 1] (m)")
-        gravity = _require_finite("gravity_tilt_deg", self.gravity_tilt_deg, "a float in (-45, 45)")
-        if not -45.0 < gravity < 45.0:
-            raise ValueError(f"gravity_tilt_deg={gravity!r} is not allowed: expected a float in (-45, 45)")
-        mass = _require_finite("mass_scale", self.mass_scale, "a finite float > 0")
-        if mass <= 0.0:
-            raise ValueError(f"mass_scale={mass!r} is not allowed: expected a finite float > 0")
+        gravity, mass = _gravity_tilt(self.gravity_tilt_deg), _mass_scale(self.mass_scale)
         for name, value in (("platform_tilt_deg", tilt), ("platform_shift", shift),
                             ("gravity_tilt_deg", gravity), ("mass_scale", mass)):
             object.__setattr__(self, name, value)
