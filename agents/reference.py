@@ -20,6 +20,8 @@ import mujoco
 import numpy as np
 
 from agents.evaluation import Evaluation, Policy, evaluate
+from envs.contexts import resolve_context
+from envs.stand import GRAVITY
 
 
 def zero_policy(env: gymnasium.Env) -> Policy:
@@ -308,6 +310,53 @@ class MusclePDController(ReachPDController):
         return np.clip(excitation, 0.0, 1.0).astype(np.float32)
 
 
+class StandPDController:
+    """Segment-space PD for the standing body, with the gravity of the context it was tuned for
+    cancelled (an oracle: it reads the true state, like :class:`ReachPDController`).
+
+    With theta_legs and theta_trunk the segments' angles from the world vertical (rates w):
+    ankle torque = -G_ankle + k q_ankle - kp_ankle (theta_legs - lean) - kd_ankle w_legs, hip torque
+    = -G_hip - kp_hip (theta_trunk - lean) - kd_hip w_trunk, command = torque / gear clipped to
+    [-1, 1]. G is the torque gravity exerts about each joint in the ``context``'s gravity and mass
+    (the env's own by default), k q_ankle cancels the passive ankle stiffness. Run on another
+    context than its own, it keeps the wrong compensation: how a controller tuned for one context
+    fares in another (the contexts' conflict, envs/stand.py).
+    """
+
+    def __init__(self, env: gymnasium.Env, kp: tuple[float, float] = (1000.0, 600.0),
+                 kd: tuple[float, float] = (300.0, 100.0), lean: float = 0.0, context=None) -> None:
+        self.env = env.unwrapped
+        self.kp, self.kd, self.lean = kp, kd, float(lean)
+        own = self.env.context
+        tuned = own if context is None else resolve_context("stand", context)
+        m = self.env.model
+        tilt = math.radians(tuned.gravity_tilt_deg)
+        self.gravity = (GRAVITY * math.sin(tilt), -GRAVITY * math.cos(tilt))
+        scale = tuned.mass_scale / own.mass_scale
+        self.masses = (float(m.body_mass[m.body("legs").id]) * scale, float(m.body_mass[m.body("trunk").id]) * scale)
+        self.stiffness = float(m.jnt_stiffness[m.joint("ankle").id])
+        self.gear = m.actuator_gear[:, 0].copy()
+
+    def torque(self) -> np.ndarray:
+        """The joint torques (N m) before the motors' limits."""
+        env = self.env
+        p = env.posture()
+        legs, trunk, w_legs, w_trunk = p["legs"], p["trunk"], p["legs_rate"], p["trunk_rate"]
+        (gx, gz), (m1, m2) = self.gravity, self.masses
+        l1, c1, c2 = env.leg_length, env.com_legs, env.com_trunk
+        # torque of a weight m g at (x, z) from a joint, about +y: z m gx - x m gz
+        x2, z2 = c2 * math.sin(trunk), c2 * math.cos(trunk)
+        hip = m2 * (z2 * gx - x2 * gz)
+        ankle = hip + m1 * c1 * (math.cos(legs) * gx - math.sin(legs) * gz) \
+            + m2 * l1 * (math.cos(legs) * gx - math.sin(legs) * gz)
+        (kpa, kph), (kda, kdh) = self.kp, self.kd
+        return np.array([-ankle + self.stiffness * p["ankle"] - kpa * (legs - self.lean) - kda * w_legs,
+                         -hip - kph * (trunk - self.lean) - kdh * w_trunk])
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        return np.clip(self.torque() / self.gear, -1.0, 1.0).astype(np.float32)
+
+
 def baseline_return(env: gymnasium.Env, n_episodes: int = 16, seed: int = 10_000) -> tuple[float, dict]:
     """The better mean return of a random and a zero-action policy, and both evaluations."""
     evals: dict[str, Evaluation] = {
@@ -319,7 +368,8 @@ def baseline_return(env: gymnasium.Env, n_episodes: int = 16, seed: int = 10_000
 
 
 def balance_ceiling(env: gymnasium.Env, n_episodes: int = 16, seed: int = 10_000) -> float:
-    """The largest attainable balance return: upright at every step of the episode."""
+    """The largest attainable balance return: upright at every step of the episode (for stand: exactly
+    upright at no effort, a bound no policy reaches under a perturbation)."""
     del n_episodes, seed
     return float(env.spec.max_episode_steps * env.unwrapped.healthy_reward)
 
@@ -354,7 +404,8 @@ _PLANNER_RETURNS: dict[tuple, float] = {}
 
 
 # family -> the outside reference return used to normalise scores (DESIGN.md sections 3b and 4)
-REFERENCES = {"reach": reach_planner_return, "muscle_reach": muscle_reach_pd_return, "balance": balance_ceiling}
+REFERENCES = {"reach": reach_planner_return, "muscle_reach": muscle_reach_pd_return, "balance": balance_ceiling,
+              "stand": balance_ceiling}  # stand: the same ceiling, full posture reward at no effort on every step
 
 
 def reference_return(family: str, env: gymnasium.Env, n_episodes: int = 16, seed: int = 10_000) -> float:

@@ -1,9 +1,9 @@
-"""MuJoCo task families of motorsleep (reach, muscle reach, balance) and their interfering contexts.
+"""MuJoCo task families of motorsleep (reach, muscle reach, balance, stand) and their interfering contexts.
 
 ``import envs`` registers the gymnasium ids listed in :data:`REGISTERED_IDS`:
-``motorsleep/Reach-v0``, ``motorsleep/MuscleReach-v0`` and ``motorsleep/Balance-v0`` (null
-context, every keyword open), and one preset id per named context, e.g.
-``motorsleep/ReachCurlCW-v0``. The muscle arm takes the reach family's contexts.
+``motorsleep/Reach-v0``, ``motorsleep/MuscleReach-v0``, ``motorsleep/Balance-v0`` and
+``motorsleep/Stand-v0`` (null context, every keyword open), and one preset id per named context,
+e.g. ``motorsleep/ReachCurlCW-v0``. The muscle arm takes the reach family's contexts.
 """
 
 from __future__ import annotations
@@ -14,16 +14,20 @@ from envs.balance import BalanceEnv
 from envs.contexts import (
     BALANCE_CONTEXTS,
     REACH_CONTEXTS,
+    STAND_CONTEXTS,
     BalanceContext,
     ReachContext,
+    StandContext,
     resolve_context,
 )
 from envs.muscle_reach import MuscleReachEnv
 from envs.reach import ReachEnv
+from envs.stand import StandEnv
 
 REACH_MAX_STEPS = 50
 MUSCLE_REACH_MAX_STEPS = 100  # 1 s of 10 ms control steps, as Reach's 50 of 20 ms
 BALANCE_MAX_STEPS = 250
+STAND_MAX_STEPS = 250  # 5 s of 20 ms control steps, as Balance
 
 # preset id suffix -> context name
 _REACH_PRESETS = {"": "null", "CurlCW": "curl_cw", "CurlCCW": "curl_ccw",
@@ -31,16 +35,21 @@ _REACH_PRESETS = {"": "null", "CurlCW": "curl_cw", "CurlCCW": "curl_ccw",
 _BALANCE_PRESETS = {"": "null", "TiltLeft": "tilt_left", "TiltRight": "tilt_right",
                     "MassLight": "mass_light", "MassHeavy": "mass_heavy",
                     "FrictionLow": "friction_low", "FrictionHigh": "friction_high"}
+_STAND_PRESETS = {"": "null", "TiltForward": "tilt_forward", "TiltBackward": "tilt_backward",
+                  "TranslateForward": "translate_forward", "TranslateBackward": "translate_backward",
+                  "GravityTiltPlus": "gravity_tilt_plus", "GravityTiltMinus": "gravity_tilt_minus",
+                  "Heavy": "heavy", "Light": "light"}
 
-FAMILY_MAX_STEPS = {"reach": REACH_MAX_STEPS, "muscle_reach": MUSCLE_REACH_MAX_STEPS, "balance": BALANCE_MAX_STEPS}
+FAMILY_MAX_STEPS = {"reach": REACH_MAX_STEPS, "muscle_reach": MUSCLE_REACH_MAX_STEPS, "balance": BALANCE_MAX_STEPS,
+                    "stand": STAND_MAX_STEPS}
 ENTRY_POINTS = {"reach": "envs.reach:ReachEnv", "muscle_reach": "envs.muscle_reach:MuscleReachEnv",
-                "balance": "envs.balance:BalanceEnv"}
+                "balance": "envs.balance:BalanceEnv", "stand": "envs.stand:StandEnv"}
 REGISTERED_IDS: dict[str, tuple[str, str]] = {}  # id -> (family, context name)
 
 
 def _register_all() -> None:
     for family, prefix, presets in (("reach", "Reach", _REACH_PRESETS), ("muscle_reach", "MuscleReach", _REACH_PRESETS),
-                                    ("balance", "Balance", _BALANCE_PRESETS)):
+                                    ("balance", "Balance", _BALANCE_PRESETS), ("stand", "Stand", _STAND_PRESETS)):
         for suffix, context in presets.items():
             env_id = f"motorsleep/{prefix}{suffix}-v0"
             REGISTERED_IDS[env_id] = (family, context)
@@ -69,6 +78,7 @@ def env_id_for(family: str, context: str) -> str:
 _register_all()
 
 __all__ = [
-    "BALANCE_CONTEXTS", "REACH_CONTEXTS", "REGISTERED_IDS", "FAMILY_MAX_STEPS",
-    "BalanceContext", "BalanceEnv", "MuscleReachEnv", "ReachContext", "ReachEnv", "env_id_for", "resolve_context",
+    "BALANCE_CONTEXTS", "REACH_CONTEXTS", "REGISTERED_IDS", "FAMILY_MAX_STEPS", "STAND_CONTEXTS",
+    "BalanceContext", "BalanceEnv", "MuscleReachEnv", "ReachContext", "ReachEnv", "StandContext", "StandEnv",
+    "env_id_for", "resolve_context",
 ]

@@ -1,9 +1,10 @@
-"""Interfering contexts of the two task families, as small validated dataclasses.
+"""Interfering contexts of the task families, as small validated dataclasses.
 
 A context is the part of the world that changes between task A and task B while the
 goal stays the same: a force field or a visual rotation in reaching, a gravity tilt,
-a mass or a friction change in balance. Configs carry a context as a preset name or a
-plain dict; :func:`resolve_context` turns either into the dataclass the env uses.
+a mass or a friction change in balance, a platform perturbation in standing. Configs carry
+a context as a preset name or a plain dict; :func:`resolve_context` turns either into the
+dataclass the env uses.
 """
 
 from __future__ import annotations
@@ -23,6 +24,20 @@ def _require_finite(name: str, value: float, allowed: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{name}={value!r} is not allowed: expected {allowed}")
     return value
+
+
+def _gravity_tilt(value: float) -> float:
+    tilt = _require_finite("gravity_tilt_deg", value, "a float in (-45, 45)")
+    if not -45.0 < tilt < 45.0:
+        raise ValueError(f"gravity_tilt_deg={tilt!r} is not allowed: expected a float in (-45, 45)")
+    return tilt
+
+
+def _mass_scale(value: float) -> float:
+    mass = _require_finite("mass_scale", value, "a finite float > 0")
+    if mass <= 0.0:
+        raise ValueError(f"mass_scale={mass!r} is not allowed: expected a finite float > 0")
+    return mass
 
 
 @dataclass(frozen=True)
@@ -68,18 +83,46 @@ class BalanceContext:
     friction_scale: float = 1.0
 
     def __post_init__(self) -> None:
-        tilt = _require_finite("gravity_tilt_deg", self.gravity_tilt_deg, "a float in (-45, 45)")
-        if not -45.0 < tilt < 45.0:
-            raise ValueError(f"gravity_tilt_deg={tilt!r} is not allowed: expected a float in (-45, 45)")
-        mass = _require_finite("mass_scale", self.mass_scale, "a finite float > 0")
-        if mass <= 0.0:
-            raise ValueError(f"mass_scale={mass!r} is not allowed: expected a finite float > 0")
+        tilt, mass = _gravity_tilt(self.gravity_tilt_deg), _mass_scale(self.mass_scale)
         fric = _require_finite("friction_scale", self.friction_scale, "a finite float >= 0")
         if fric < 0.0:
             raise ValueError(f"friction_scale={fric!r} is not allowed: expected a finite float >= 0")
         object.__setattr__(self, "gravity_tilt_deg", tilt)
         object.__setattr__(self, "mass_scale", mass)
         object.__setattr__(self, "friction_scale", fric)
+
+
+@dataclass(frozen=True)
+class StandContext:
+    """The standing body's world (see :class:`envs.stand.StandEnv`).
+
+    Attributes:
+        platform_tilt_deg: the platform's rotation about the ankle axis (degrees) once the
+            episode's perturbation is over; > 0 pitches it forward (toes down), < 0 backward
+            (toes up, as in Nashner's rotations). |tilt| <= 30.
+        platform_shift: the platform's displacement (m) once the perturbation is over; > 0
+            forward (towards the toes: the body sways backward), < 0 backward. |shift| <= 1.
+        gravity_tilt_deg: gravity tilted in the sagittal plane (degrees); > 0 pulls towards
+            the toes, < 0 towards the heels. |tilt| < 45.
+        mass_scale: factor on the legs' and the trunk's masses and inertias; > 0.
+    """
+
+    platform_tilt_deg: float = 0.0
+    platform_shift: float = 0.0
+    gravity_tilt_deg: float = 0.0
+    mass_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        tilt = _require_finite("platform_tilt_deg", self.platform_tilt_deg, "a float in [-30, 30]")
+        if not -30.0 <= tilt <= 30.0:
+            raise ValueError(f"platform_tilt_deg={tilt!r} is not allowed: expected a float in [-30, 30]")
+        shift = _require_finite("platform_shift", self.platform_shift, "a float in [-1, 1] (m)")
+        if not -1.0 <= shift <= 1.0:
+            raise ValueError(f"platform_shift={shift!r} is not allowed: expected a float in [-1, 1] (m)")
+        gravity, mass = _gravity_tilt(self.gravity_tilt_deg), _mass_scale(self.mass_scale)
+        for name, value in (("platform_tilt_deg", tilt), ("platform_shift", shift),
+                            ("gravity_tilt_deg", gravity), ("mass_scale", mass)):
+            object.__setattr__(self, name, value)
 
 
 # Named presets. The interfering pairs' strengths were chosen by
@@ -102,10 +145,25 @@ BALANCE_CONTEXTS: dict[str, BalanceContext] = {
     "friction_high": BalanceContext(friction_scale=20.0),
 }
 
+# The stand presets' strengths, and how much each pair conflicts for a PD tuned to one of them:
+# see the docstring of envs/stand.py ("Contexts").
+STAND_CONTEXTS: dict[str, StandContext] = {
+    "null": StandContext(),
+    "tilt_forward": StandContext(platform_tilt_deg=10.0),      # toes down 10 degrees
+    "tilt_backward": StandContext(platform_tilt_deg=-10.0),    # toes up 10 degrees
+    "translate_forward": StandContext(platform_shift=0.15),    # 15 cm towards the toes: the body sways back
+    "translate_backward": StandContext(platform_shift=-0.15),  # 15 cm towards the heels: it sways forward
+    "gravity_tilt_plus": StandContext(gravity_tilt_deg=8.0),   # pulled towards the toes
+    "gravity_tilt_minus": StandContext(gravity_tilt_deg=-8.0),  # pulled towards the heels
+    "heavy": StandContext(mass_scale=2.0),
+    "light": StandContext(mass_scale=0.5),
+}
+
 FAMILIES: dict[str, tuple[type, dict[str, Any]]] = {
     "reach": (ReachContext, REACH_CONTEXTS),
     "muscle_reach": (ReachContext, REACH_CONTEXTS),  # the same arm task on muscles: the same contexts
     "balance": (BalanceContext, BALANCE_CONTEXTS),
+    "stand": (StandContext, STAND_CONTEXTS),
 }
 
 
@@ -117,10 +175,12 @@ def describe_context(context: Any) -> str:
     return "null" if context is None else str(context)
 
 
-def resolve_context(family: str, context: str | Mapping[str, Any] | ReachContext | BalanceContext | None):
+def resolve_context(family: str,
+                    context: str | Mapping[str, Any] | ReachContext | BalanceContext | StandContext | None):
     """Return the context dataclass of ``family`` named or described by ``context``.
 
-    ``context`` may be a preset name (see ``REACH_CONTEXTS`` / ``BALANCE_CONTEXTS``), a dict
+    ``context`` may be a preset name (see ``REACH_CONTEXTS``, ``BALANCE_CONTEXTS``,
+    ``STAND_CONTEXTS``), a dict
     of the dataclass's fields (missing fields take the null context's values), an instance,
     or None for the null context. Anything else raises a ``ValueError`` naming the allowed
     values.

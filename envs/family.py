@@ -22,14 +22,14 @@ from envs.checks import check_flag
 from envs.contexts import resolve_context
 
 BASE_IDS = {"reach": "motorsleep/Reach-v0", "muscle_reach": "motorsleep/MuscleReach-v0",
-            "balance": "motorsleep/Balance-v0"}
+            "balance": "motorsleep/Balance-v0", "stand": "motorsleep/Stand-v0"}
 
 
 class TaskFamily:
     """Contexts of one family under protocol labels, e.g. {"A": "curl_cw", "B": "curl_ccw"}.
 
     Args:
-        family: ``reach``, ``muscle_reach`` or ``balance``.
+        family: ``reach``, ``muscle_reach``, ``balance`` or ``stand``.
         contexts: label -> context (preset name or dict of context fields). The order of the
             labels gives each context's cue index.
         context_cue: append a one-hot of the context index to observations.

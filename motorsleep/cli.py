@@ -124,7 +124,7 @@ def _evaluate(args: argparse.Namespace, program: str) -> int:
 
 # -- envs ------------------------------------------------------------------------------------
 def _envs_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--family", choices=("reach", "muscle_reach", "balance"), help="list only this family")
+    parser.add_argument("--family", choices=("reach", "muscle_reach", "balance", "stand"), help="list only this family")
 
 
 def _envs(args: argparse.Namespace, program: str) -> int:

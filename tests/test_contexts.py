@@ -129,7 +129,7 @@ def test_presets_mean_what_their_names_say():
 
 
 @pytest.mark.parametrize(("family", "context", "match"), [
-    ("walk", "null", r"family='walk'.*\['balance', 'muscle_reach', 'reach'\]"),
+    ("walk", "null", r"family='walk'.*\['balance', 'muscle_reach', 'reach', 'stand'\]"),
     ("reach", 42, r"context=42 is not allowed.*preset name"),
     ("reach", BalanceContext(), r"context=BalanceContext.*ReachContext"),
     ("balance", "curl_cw", r"context='curl_cw' is not a balance context"),

@@ -17,7 +17,7 @@ from gymnasium.utils.env_checker import check_env as gymnasium_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import envs
-from envs import BALANCE_CONTEXTS, FAMILY_MAX_STEPS, REACH_CONTEXTS, REGISTERED_IDS
+from envs import BALANCE_CONTEXTS, FAMILY_MAX_STEPS, REACH_CONTEXTS, REGISTERED_IDS, STAND_CONTEXTS
 
 ALL_IDS = list(REGISTERED_IDS)
 REACH_IDS = [i for i, (family, _) in REGISTERED_IDS.items() if family == "reach"]
@@ -29,9 +29,11 @@ DOCUMENTED_INFO_KEYS = {
     "muscle_reach": {"reward_dist", "reward_ctrl", "distance", "is_success", "context_id", "target_index",
                      "catch_trial", "probe_trial", "channel_force"},
     "balance": {"reward_alive", "reward_ctrl", "pole_angle", "is_success", "context_id"},
+    "stand": {"reward_posture", "reward_ctrl", "ankle_angle", "hip_angle", "com_x", "platform_shift",
+              "platform_tilt", "is_success", "context_id"},
 }
 # Observation size without the context cue (class docstrings, "## Observation Space").
-BASE_OBS_DIM = {"reach": 10, "muscle_reach": 16, "balance": 4}
+BASE_OBS_DIM = {"reach": 10, "muscle_reach": 16, "balance": 4, "stand": 6}
 
 # Unbounded observation boxes are intentional (positions and velocities); the checkers' warning
 # about them is noise here.
@@ -43,6 +45,7 @@ def test_every_preset_context_has_a_registered_id():
     expected = {("reach", name) for name in REACH_CONTEXTS}
     expected |= {("muscle_reach", name) for name in REACH_CONTEXTS}  # the muscle arm takes reach's contexts
     expected |= {("balance", name) for name in BALANCE_CONTEXTS}
+    expected |= {("stand", name) for name in STAND_CONTEXTS}
     assert set(REGISTERED_IDS.values()) == expected
     for env_id, (family, context) in REGISTERED_IDS.items():
         assert envs.env_id_for(family, context) == env_id
@@ -195,7 +198,8 @@ def _reward_bounds(env: gymnasium.Env) -> tuple[float, float]:
     Reach: -distance_weight * |hand - target| - ctrl_cost_weight * |a|^2, with the hand within
     l1 + l2 of the shoulder, the target within |start| + target_radius of it and |a_i| <= 1 (the
     muscle arm, a ReachEnv, too: its excitations lie in [0, 1]).
-    Balance: [-ctrl_cost_weight, healthy_reward] (|a| <= 1).
+    Balance: [-ctrl_cost_weight, healthy_reward] (|a| <= 1); stand: [-2 ctrl_cost_weight, healthy_reward]
+    (two commands).
     """
     u = env.unwrapped
     n_act = env.action_space.shape[0]
@@ -250,6 +254,7 @@ def test_info_has_the_documented_keys(env_id, make_env, rollout, actions):
             assert 0 <= info["target_index"] < env.unwrapped.n_targets
         else:
             assert info["is_success"] == (not terminated)  # upright so far, ends at the fall
+        if family == "balance":
             assert terminated == (abs(info["pole_angle"]) > env.unwrapped.max_pole_angle)
 
 
