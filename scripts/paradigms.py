@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shlex
 import sys
 from pathlib import Path
 
@@ -53,10 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     summary = paradigms.summary(frame, REPS, SEED)
-    effects = pd.concat([paradigms.gap_effects(frame, REPS, SEED),
-                         paradigms.control_effects(frame, controls, REPS, SEED),
-                         *[paradigms.condition_effects(frame, a, b, REPS, SEED) for a, b in compare]],
-                        ignore_index=True)
+    parts = [paradigms.gap_effects(frame, REPS, SEED), paradigms.control_effects(frame, controls, REPS, SEED),
+             *[paradigms.condition_effects(frame, a, b, REPS, SEED) for a, b in compare]]
+    effects = pd.concat([part for part in parts if not part.empty] or parts[:1], ignore_index=True)
     for name, table in (("aba_runs", frame), ("summary", summary), ("effects", effects)):
         tidy.write_csv(table, out / f"{name}.csv")
     if args.save_runs:
@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
                              folders=lambda r: (f"gap{runs.aba_gap(r.results)}", r.strategy))
     figure = aba_figure(summary, out / "aba_gap.png")
     body = markdown(summary, effects, controls, figure.relative_to(ROOT) if figure.is_relative_to(ROOT) else figure)
+    command = shlex.join(["python", "scripts/paradigms.py", *(sys.argv[1:] if argv is None else argv)])
+    body += f"\n\nIntervals: stratified bootstrap over seeds ({REPS} resamples). Written by `{command}`."
     (out / "report.md").write_text(body + "\n")
     print(body)
     if args.readme:
