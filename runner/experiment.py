@@ -148,7 +148,7 @@ class Experiment:
                                  f"{self.controller.name!r}: it reads or steps the cortex alone; expected one of "
                                  f"{sorted(n for n, c in STRATEGIES.items() if c.acts_through_teacher)} "
                                  "(or controller='cortex')")
-        obs_dim, action_dim = self._dimensions()
+        obs_dim, action_dim, _ = self._dimensions()
         self.memory = self.make_memory(obs_dim=obs_dim, action_dim=action_dim, seed=self.seed)  # checks its settings
         student = _mlp_parameters([obs_dim, *self.student_hidden, action_dim]) + action_dim
         teacher = _mlp_parameters([obs_dim, *self.learner.net_arch, action_dim]) + action_dim
@@ -196,15 +196,13 @@ class Experiment:
         # a resumed attempt logs beside the first one: SB3's CSV output would overwrite it
         logs = self.run_dir / "logs" if attempt == 0 else self.run_dir / f"logs_resumed_{attempt}"
         self.logger = RunLogger.configure(str(logs), self.log_formats, config=self.identity)
-        obs_dim, action_dim = self._dimensions()
+        obs_dim, action_dim, box = self._dimensions()
         self.student = SubcorticalPolicy(obs_dim, action_dim, self.student_hidden,
                                          bounded_mean=self.learner.bounded_mean,
                                          squash=self.learner.algorithm == "sac")
         self.memory = self.make_memory(obs_dim=obs_dim, action_dim=action_dim, seed=self.seed)
         self.novelty = self.make_novelty(ignore_dims=self.family.cue_dims(obs_dim))
-        probe = self.family.make_env(self.tasks[0])
-        self.controller.start(self.student, probe.action_space.low, probe.action_space.high)
-        probe.close()
+        self.controller.start(self.student, box.low, box.high)
         self._check_resources(obs_dim, action_dim)
         self.anchors = self._anchors()
 
@@ -316,9 +314,10 @@ class Experiment:
         return {label: context_anchors(self.family, label, self.eval_episodes) for label in self.tasks}
 
     # -- around the phases -------------------------------------------------------------------
-    def _dimensions(self) -> tuple[int, int]:
+    def _dimensions(self):
+        """The observation's and action's sizes and the action box the agent acts in, from one probe env."""
         probe = self.family.make_env(self.tasks[0])
-        dims = probe.observation_space.shape[0], probe.action_space.shape[0]
+        dims = probe.observation_space.shape[0], probe.action_space.shape[0], probe.action_space
         probe.close()
         return dims
 

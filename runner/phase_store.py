@@ -178,8 +178,9 @@ class PhaseStore:
             x.student.save(folder / "subcortical.pt")
             checkpoints.save_tensors(x.strategy.state_dict(), folder / "strategy.pt")
             checkpoints.save_tensors(x.novelty.state_dict(), folder / "novelty.pt")
-            if x.controller.state_dict():
-                checkpoints.save_tensors(x.controller.state_dict(), folder / "controller.pt")
+            controller = x.controller.state_dict()
+            if controller:
+                checkpoints.save_tensors(controller, folder / "controller.pt")
             crash_point(f"{index}:mid_checkpoint")
             x.memory.save(folder / "memory.npz")
         checkpoints.finish(folder, state)

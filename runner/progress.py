@@ -70,6 +70,7 @@ class Progress:
         self.mode, self.every_seconds, self._stream = mode, float(every_seconds), stream
         self._bar = None
         self.label, self.total, self.unit = "", 0, ""
+        self._last_text = None
 
     @property
     def stream(self) -> IO[str]:
@@ -85,6 +86,7 @@ class Progress:
         """A phase of ``total`` ``unit`` begins (``label``: e.g. ``phase 2 (wake_B)``)."""
         self.close()
         self.label, self.total, self.unit = label, int(total), unit
+        self._last_text = None  # the phase's last plain line: finish does not say it twice
         self._started = self._last = time.monotonic()
         self._next_tenth = 1
         if self.mode != "off" and self.live:
@@ -132,8 +134,11 @@ class Progress:
         text = f"motorsleep: {self.label}: {counts}"
         extra = _text(note)
         text += f", {extra}" if extra else ""
+        if always and text == self._last_text:
+            return  # the last update already said exactly this (a sleep's final update)
         if self._bar is None or always:
             self._say(text)
+            self._last_text = text
         else:  # the live line shows it; the run's log still gets the plain line
             LOG.info(text)
 

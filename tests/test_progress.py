@@ -123,6 +123,20 @@ def test_the_global_step_of_each_phase_starts_after_the_last_of_the_phase_before
     assert phase_offset(phases, 4, 256) == 1 + 21 + 1     # then wake B from 256 + 23 + its steps
 
 
+def test_a_sleep_whose_last_update_said_its_final_line_does_not_say_it_again():
+    stream = io.StringIO()
+    progress = Progress("plain", stream=stream)
+    progress.start("phase 2 (sleep)", 10, "updates")
+    for done in range(1, 11):
+        progress.update(done, "loss 0.1")
+    progress.finish(10, "loss 0.1")
+    final = "motorsleep: phase 2 (sleep): 10/10 updates, loss 0.1"
+    assert stream.getvalue().splitlines().count(final) == 1
+    progress.start("phase 4 (sleep)", 10, "updates")
+    progress.finish(10, "loss 0.2")  # no update said it: finish does
+    assert stream.getvalue().splitlines()[-1] == "motorsleep: phase 4 (sleep): 10/10 updates, loss 0.2"
+
+
 def test_progress_settings_are_not_part_of_a_run_s_identity():
     config = {"seed": 0, "agent": {"algorithm": "ppo", "progress_bar": True}, "progress": {"mode": "plain"}}
     assert run_identity(config) == {"seed": 0, "agent": {"algorithm": "ppo"}}
