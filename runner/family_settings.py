@@ -59,14 +59,3 @@ def family_settings(family: str) -> FamilySettings:
                          f"{family} family ({wrong or 'none given'} are not)")
     return settings
 
-
-def family_choices(names: list[str]) -> list[str]:
-    """``names`` in the registry's order, ``all`` expanded to every family and ``headline`` to
-    the headline's; a ``ValueError`` naming the allowed values for any other name."""
-    expanded: list[str] = []
-    for name in names:
-        expanded += {"all": list(FAMILIES), "headline": list(HEADLINE_FAMILIES)}.get(name, [name])
-    unknown = [n for n in expanded if n not in FAMILIES]
-    if unknown:
-        raise ValueError(f"families {unknown} are not allowed: expected some of {list(FAMILIES)}, all or headline")
-    return [f for f in FAMILIES if f in expanded]

@@ -177,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--override", nargs="*", default=[],
                         help="Hydra overrides of the composed config (e.g. env.context_cue=false)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "interference")
-    parser.add_argument("--readme", action="store_true", help="write the tables into README.md between markers")
+    parser.add_argument("--readme", type=Path, nargs="?", const=ROOT / "README.md",
+                        help="write into this README (default README.md) between the block's markers")
     parser.add_argument("--readme-block", default="interference", help="the README block --readme replaces")
     parser.add_argument("--from-saved", nargs="*", type=Path, metavar="FILE",
                         help="no training: print/write the tables of these saved files (none given: the files of "
@@ -194,8 +195,8 @@ def main(argv: list[str] | None = None) -> int:
             tables.append(markdown(result))
             print("\n" + tables[-1] + "\n")
             all_ok &= verdict(result)[0]
-        if args.readme:
-            replace_readme_block(args.readme_block, "\n\n".join(tables))
+        if args.readme is not None:
+            replace_readme_block(args.readme_block, "\n\n".join(tables), args.readme)
         return 0 if all_ok else 1
     for family_name in families:
         missing = [learner for learner in args.learner if not saved_path(args.out, family_name, learner).is_file()]
@@ -226,8 +227,8 @@ def main(argv: list[str] | None = None) -> int:
             for note in notes:
                 print("  not met:", note)
             tables.append(table)
-    if args.readme:
-        replace_readme_block(args.readme_block, "\n\n".join(tables))
+    if args.readme is not None:
+        replace_readme_block(args.readme_block, "\n\n".join(tables), args.readme)
     return 0 if all_ok else 1
 
 
