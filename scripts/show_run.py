@@ -18,20 +18,9 @@ if str(ROOT) not in sys.path:  # run as a file: the repository's packages
 
 from consolidation.results import metrics_of  # noqa: E402
 from reporting.readme import replace_readme_block  # noqa: E402
-from reporting.summary import format_results  # noqa: E402
+from reporting.summary import format_results, run_block  # noqa: E402
 
 README = ROOT / "README.md"
-
-
-def run_block(results: dict) -> str:
-    """A README block of one run: its result table (current metric definitions) and phase times."""
-    results = {**results, "metrics": {**results["metrics"], **metrics_of(results)}}
-    timings = results["timings"]
-    total = sum(timings.values())
-    wake = sum(v for k, v in timings.items() if k.startswith("wake"))
-    sleep = sum(v for k, v in timings.items() if k.startswith("sleep"))
-    return (f"{format_results(results)}\n\nPhase time: {total / 60:.1f} min in all, wake {wake:.0f} s, "
-            f"sleep {sleep:.1f} s ({sleep / wake:.1%} of wake).")
 
 
 def main(argv: list[str] | None = None) -> int:
