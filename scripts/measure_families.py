@@ -21,6 +21,8 @@ second call redoes nothing but the README blocks (an interference matrix is rema
 JSON is missing; the quick run resumes from its run directory; the speed is measured again).
 
     python scripts/measure_families.py                          # every step, muscle_reach and stand
+                                                                # (estimated from tiny runs before the first
+                                                                # measurement: about 1.5 h on 2 idle cores)
     python scripts/measure_families.py --step quick --families stand
     python scripts/measure_families.py --from-saved             # the README blocks from results/ alone
 """

@@ -62,6 +62,14 @@ def test_every_paradigm_preset_builds_or_names_the_field(family, preset, tmp_pat
         assert all(word in str(error.value) for word in refusal), str(error.value)
 
 
+def test_balance_switching_takes_the_stand_tilts_from_the_command_line(tmp_path):
+    """The README's way to run the switching paradigm on stand at tilts its motors can hold."""
+    experiment = build_experiment(["experiment=paradigm_balance_switching", "env=stand", "cache.enabled=false",
+                                   "env.contexts.A=gravity_tilt_minus", "env.contexts.B=gravity_tilt_plus"],
+                                  run_dir=tmp_path / "run")
+    assert experiment.family.contexts == {"A": "gravity_tilt_minus", "B": "gravity_tilt_plus"}
+
+
 @pytest.mark.parametrize("family", NEW_FAMILIES)
 @pytest.mark.parametrize("option", ["none", "replay_distill", "ewc", "clear", "multitask"])
 def test_strategies_run_on_the_family(family, option, tmp_path):
