@@ -10,8 +10,9 @@ the README block from the saved file (never by hand):
                 ``interference_F``. One process per family, ``--jobs`` at a time (one torch thread
                 each).
   quick         ``scripts/run.py experiment=quick_F``: the whole A-sleep-B-sleep protocol, in
-                ``runs/quick_F``; its results.json, run.json and config copied to ``results/quick_F``,
-                block ``quick_F``. ``--jobs`` runs at a time.
+                ``runs/quick_F`` (the phase cache off, so that every phase's time is measured); its
+                results.json, run.json and config copied to ``results/quick_F``, block ``quick_F``.
+                ``--jobs`` runs at a time.
   speed         ``scripts/bench_envs.py``: every family's ids (configs/measure/) against bare
                 ``mj_step`` of their model and Reacher-v5, in one run, alone on the machine;
                 ``results/bench_envs.json``, block ``bench_envs``.
@@ -44,6 +45,7 @@ if str(ROOT) not in sys.path:  # run as a file: the repository's packages
 from reporting.readme import not_measured, replace_readme_block  # noqa: E402
 from reporting.summary import run_block  # noqa: E402
 from runner.family_settings import FAMILIES  # noqa: E402
+from scripts.benchmark import preset  # noqa: E402  (<name>_<family> when that preset exists, as the grid takes it)
 
 STEPS = ("interference", "quick", "speed")
 NEW_FAMILIES = ("muscle_reach", "stand")   # issue 16's; the headline's have their own measured blocks
@@ -89,16 +91,11 @@ def interference(args) -> list[str]:
     return run_all(commands, args.jobs, ok_codes=(0, 1))
 
 
-def quick_preset(experiment: str, family: str) -> str:
-    """``<experiment>_<family>`` when that preset exists (``quick_stand``), else ``experiment``."""
-    own = f"{experiment}_{family}"
-    return own if (ROOT / "configs" / "experiment" / f"{own}.yaml").is_file() else experiment
-
-
 def quick(args) -> list[str]:
     """The quick protocol on each family, then its files copied to ``results/quick_<family>``."""
-    commands = [script("run.py", f"experiment={quick_preset(args.quick_experiment, family)}", f"env={family}",
-                       f"hydra.run.dir={args.runs / f'quick_{family}'}", "progress.mode=plain", *args.overrides)
+    commands = [script("run.py", f"experiment={preset(args.quick_experiment, family)}", f"env={family}",
+                       f"hydra.run.dir={args.runs / f'quick_{family}'}", "progress.mode=plain",
+                       "cache.enabled=false", *args.overrides)  # every phase computed: its time is measured
                 for family in args.families]
     failures = run_all(commands, args.jobs)
     for family in args.families:
