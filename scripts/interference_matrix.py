@@ -4,9 +4,11 @@ For each seed, a policy is trained from scratch on each context of the family's 
 labels of ``env.contexts``: A, B, ...), and every trained policy is evaluated on every context.
 Entry [A, B] is the normalised score (DESIGN.md section 4) on B of the policy trained on A: 0 is
 the better of a random and a zero-action policy, 1 the outside reference (reach: the iLQR
-planner of agents/reference.py; balance: upright for the whole episode). The testbed needs, in
-both directions and with both learners, [A, A] >= 0.9 and [A, B] <= 0.5 [A, A]; and no score
-above 1.05 on the diagonal, which would mean the reference is no ceiling (issue 12).
+planner of agents/reference.py; muscle_reach: a task-space PD shared among the muscles, a
+provisional reference that a learner may beat; balance: upright for the whole episode; stand:
+full posture reward at no effort). The testbed needs, in both directions and with both learners,
+[A, A] >= 0.9 and [A, B] <= 0.5 [A, A]; and no score above 1.05 on the diagonal, which would mean
+the reference is no ceiling (issue 12).
 
 Learners (``--learner``, one registry):
   cortex  the project's cortical learner exactly as the family's benchmark preset
