@@ -22,3 +22,9 @@ def replace_readme_block(name: str, body: str, readme: str | Path = ROOT / "READ
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
     write_text_atomic(readme, f"{head}{start}\n{body}\n{end}{tail}")
+
+
+def not_measured(what: str, command: str) -> str:
+    """A README block's text before its first measurement: what is missing and the command that
+    makes it (run on an idle machine: other jobs on the cores change every time)."""
+    return f"{what}: not yet measured at this revision; rebuild with `{command}` on an idle machine."

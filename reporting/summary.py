@@ -69,3 +69,17 @@ def _savings_table(savings: dict[str, Any], contexts: dict[str, Any]) -> str:
         lines.append(f"| {task} ({name}) | {_fmt(entry['threshold'])} | {first} | {relearn} | "
                      f"{_fmt(entry['savings'])} |")
     return "\n".join(lines)
+
+
+def run_block(results: dict[str, Any]) -> str:
+    """A README block of one saved run: its result table (metrics by their current definitions,
+    consolidation.results.metrics_of) and the time its phases took."""
+    from consolidation.results import metrics_of
+
+    results = {**results, "metrics": {**results["metrics"], **metrics_of(results)}}
+    timings = results["timings"]
+    total = sum(timings.values())
+    wake = sum(v for k, v in timings.items() if k.startswith("wake"))
+    sleep = sum(v for k, v in timings.items() if k.startswith("sleep"))
+    return (f"{format_results(results)}\n\nPhase time: {total / 60:.1f} min in all, wake {wake:.0f} s, "
+            f"sleep {sleep:.1f} s ({sleep / wake:.1%} of wake).")

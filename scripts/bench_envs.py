@@ -1,5 +1,8 @@
 """How close env.step gets to the MuJoCo physics floor, for each motorsleep task family.
 
+The ids timed by default are every family's ``speed_ids`` (configs/measure/<family>.yaml): its
+bare id and one context's.
+
 Why: the tasks' physics is cheap (a few microseconds per control step), so the Python around
 mj_step (wrappers, action clipping, observation, reward, info, resets) can dominate training
 throughput. This script measures, in one run, for each env id:
@@ -37,9 +40,11 @@ import numpy as np
 import envs  # noqa: F401  (registers the motorsleep/* ids)
 from fileio import write_text_atomic
 from reporting.readme import replace_readme_block
+from runner.family_settings import FAMILIES, family_settings
 
-DEFAULT_ENVS = ("motorsleep/Reach-v0", "motorsleep/ReachCurlCW-v0", "motorsleep/Balance-v0",
-                "motorsleep/BalanceTiltRight-v0")
+# every family of envs/family.py, the ids of its configs/measure/<family>.yaml (its bare id and a context's)
+DEFAULT_ENVS = tuple(env_id for family in FAMILIES for env_id in family_settings(family).speed_ids)
+ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = "Reacher-v5"
 TARGET = 0.8
 VARIANTS = ("env", "unwrapped", "floor", "loop")
@@ -123,11 +128,11 @@ def report(results: dict, meta: dict) -> str:
     lines = [" ".join(f"{k}={v}" for k, v in meta.items()),
              "floor = bare mj_step(model, data, nstep=frame_skip); loop = per-physics-step "
              "Python loop; rates in control steps/s (median); overhead = 1/env - 1/floor",
-             f"{'env id':32}{'skip':>5}{'floor':>10}{'loop':>10}{'unwrap':>10}{'env':>10}"
+             f"{'env id':36}{'skip':>5}{'floor':>10}{'loop':>10}{'unwrap':>10}{'env':>10}"
              f"{'ratio':>7}{'unwr.':>7}{'ovh us':>8}{'wrap us':>8}"]
     for env_id, res in results.items():
         sps = res["steps_per_s"]
-        lines.append(f"{env_id:32}{res['frame_skip']:>5}{sps['floor']:>10,.0f}{sps['loop']:>10,.0f}"
+        lines.append(f"{env_id:36}{res['frame_skip']:>5}{sps['floor']:>10,.0f}{sps['loop']:>10,.0f}"
                      f"{sps['unwrapped']:>10,.0f}{sps['env']:>10,.0f}{res['ratio']:>7.2f}"
                      f"{res['ratio_unwrapped']:>7.2f}{res['overhead_us']:>8.2f}"
                      f"{res['wrappers_us']:>8.2f}")
@@ -164,7 +169,8 @@ def markdown(saved: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--envs", nargs="+", default=list(DEFAULT_ENVS),
-                        help=f"env ids ({REFERENCE} is always added as the reference)")
+                        help=f"env ids ({REFERENCE} is always added as the reference; default: every family's "
+                             "ids in configs/measure/)")
     parser.add_argument("--steps", type=int, default=20_000, help="control steps per measurement")
     parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds (median)")
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="cpu",
@@ -172,13 +178,16 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
     parser.add_argument("--from-saved", type=Path, help="no measurement: report this saved JSON")
-    parser.add_argument("--readme", action="store_true", help="write the table into README.md between markers")
+    parser.add_argument("--readme", type=Path, nargs="?", const=ROOT / "README.md",
+                        help="write into this README (default README.md) between the block's markers")
+    parser.add_argument("--readme-block", default="bench_envs", metavar="NAME",
+                        help="the README block --readme replaces")
     args = parser.parse_args(argv)
     if args.from_saved:
         saved = json.loads(args.from_saved.read_text())
         print(report(saved["results"], saved["meta"]))
-        if args.readme:
-            replace_readme_block("bench_envs", markdown(saved))
+        if args.readme is not None:
+            replace_readme_block(args.readme_block, markdown(saved), args.readme)
         return 0
     if args.steps < 1000 or args.repeats < 1:
         parser.error("need --steps >= 1000 and --repeats >= 1")
@@ -191,8 +200,8 @@ def main(argv=None) -> int:
     saved = {"meta": meta, "target": TARGET, "reference": REFERENCE, "results": results}
     if args.json:
         write_text_atomic(args.json, json.dumps(saved, indent=2))
-    if args.readme:
-        replace_readme_block("bench_envs", markdown(saved))
+    if args.readme is not None:
+        replace_readme_block(args.readme_block, markdown(saved), args.readme)
     return 0
 
 

@@ -13,6 +13,10 @@ after those whose wakes are all their own, so that they find the wakes in the ph
     python scripts/benchmark.py --cache-timing                     # + cache vs no cache, small grid
     python scripts/benchmark.py --experiment quick --families reach --strategies gated full \\
         --seeds 0 1 2 --out runs/compare -- consolidation.updates=8000   # Hydra overrides after --
+    python scripts/benchmark.py --experiment bench --families muscle_reach stand   # experiment=bench_<family>
+
+Families are those of envs/family.py (``all`` for every one); the default is the headline's,
+reach and balance.
 
 It prints one line per finished run and writes ``<out>/timing.json`` (wall time, grid, jobs,
 cache); ``--cache-timing`` first times a small grid (``--timing-strategies`` x one seed on
@@ -40,7 +44,6 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 CONFIGS = ROOT / "configs"
-FAMILIES = ("reach", "balance")
 
 
 def strategy_options() -> list[str]:
@@ -217,11 +220,28 @@ def cache_timing(args, extra: list[str]) -> dict:
     return timing
 
 
+def preset_names() -> list[str]:
+    """What ``--experiment`` takes: every preset, and each family preset's stem (``bench`` for
+    ``bench_reach``, also for ``bench_muscle_reach``)."""
+    from runner.family_settings import FAMILIES
+
+    stems = {p.stem for p in (CONFIGS / "experiment").glob("*.yaml")}
+    names = set(stems)
+    for stem in stems:
+        own = [f for f in FAMILIES if stem.endswith(f"_{f}")]
+        if own:  # the longest family name it ends with (muscle_reach, not reach)
+            names.add(stem.removesuffix(f"_{max(own, key=len)}"))
+    return sorted(names)
+
+
 def main(argv: list[str] | None = None) -> int:
+    from runner.family_settings import FAMILIES, HEADLINE_FAMILIES
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--experiment", default="bench",
                         help="experiment preset; <experiment>_<family> is taken when it exists (bench_reach)")
-    parser.add_argument("--families", nargs="+", default=list(FAMILIES))
+    parser.add_argument("--families", nargs="+", default=list(HEADLINE_FAMILIES),
+                        help=f"some of {list(FAMILIES)}, or all (default: the headline's {list(HEADLINE_FAMILIES)})")
     parser.add_argument("--strategies", nargs="+", default=["all"], help="consolidation options, or all")
     parser.add_argument("--seeds", nargs="+", type=int, default=list(range(10)))
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (one torch thread each)")
@@ -235,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     options = strategy_options()
     strategies = options if args.strategies == ["all"] else args.strategies
+    args.families = [f for f in dict.fromkeys(a for name in args.families
+                                              for a in (FAMILIES if name == "all" else [name]))]
     bad = {"--families": sorted(set(args.families) - set(FAMILIES)),
            "--strategies": sorted(set(strategies) - set(options)),
            "--timing-strategies": sorted(set(args.timing_strategies) - set(options))}
@@ -245,10 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs < 1:
         parser.error(f"--jobs={args.jobs} is not allowed: expected an integer >= 1")
     if not all((CONFIGS / "experiment" / f"{preset(args.experiment, f)}.yaml").is_file() for f in args.families):
-        stems = {p.stem for p in (CONFIGS / "experiment").glob("*.yaml")}
-        names = stems | {s.rsplit("_", 1)[0] for s in stems if s.rsplit("_", 1)[-1] in FAMILIES}
         parser.error(f"--experiment {args.experiment!r} is not a preset for {args.families}: expected one of "
-                     f"{sorted(names)}")
+                     f"{preset_names()}")
     if args.no_cache:
         cache = ["cache.enabled=false"]
     else:

@@ -4,9 +4,11 @@ For each seed, a policy is trained from scratch on each context of the family's 
 labels of ``env.contexts``: A, B, ...), and every trained policy is evaluated on every context.
 Entry [A, B] is the normalised score (DESIGN.md section 4) on B of the policy trained on A: 0 is
 the better of a random and a zero-action policy, 1 the outside reference (reach: the iLQR
-planner of agents/reference.py; balance: upright for the whole episode). The testbed needs, in
-both directions and with both learners, [A, A] >= 0.9 and [A, B] <= 0.5 [A, A]; and no score
-above 1.05 on the diagonal, which would mean the reference is no ceiling (issue 12).
+planner of agents/reference.py; muscle_reach: a task-space PD shared among the muscles, a
+provisional reference that a learner may beat; balance: upright for the whole episode; stand:
+full posture reward at no effort). The testbed needs, in both directions and with both learners,
+[A, A] >= 0.9 and [A, B] <= 0.5 [A, A]; and no score above 1.05 on the diagonal, which would mean
+the reference is no ceiling (issue 12).
 
 Learners (``--learner``, one registry):
   cortex  the project's cortical learner exactly as the family's benchmark preset
@@ -20,6 +22,11 @@ Learners (``--learner``, one registry):
     python scripts/interference_matrix.py --family reach --learner sb3 --override env.context_cue=false
     python scripts/interference_matrix.py --from-saved --readme     # README tables from results/, no training
     python scripts/interference_matrix.py --from-saved a.json b.json  # the tables of named saved files
+    python scripts/interference_matrix.py --family stand --readme --readme-block interference_stand
+
+Families are those of envs/family.py (``--family all``; ``both`` is the headline's reach and
+balance); a family's cortex budget and contexts come from its ``bench_<family>`` preset, the sb3
+learner's budget from configs/measure/<family>.yaml.
 """
 
 from __future__ import annotations
@@ -34,20 +41,20 @@ from pathlib import Path
 import numpy as np
 import torch
 from hydra.utils import instantiate
-from stable_baselines3.common.env_util import make_vec_env
 
 from agents.cortex import CorticalLearner
 from agents.evaluation import evaluate, normalised_score
 from agents.reference import context_anchors
 from envs.contexts import describe_context
 from envs.family import TaskFamily
+from envs.vector import make_vec
 from fileio import write_text_atomic
 from reporting.findings import CEILING
-from reporting.readme import replace_readme_block
+from reporting.readme import not_measured, replace_readme_block
 from runner.build import compose_config
+from runner.family_settings import FAMILIES, HEADLINE_FAMILIES, family_settings
 
 ROOT = Path(__file__).resolve().parents[1]
-FAMILIES = ("reach", "balance")
 
 
 def cortex_learner(cfg) -> CorticalLearner:
@@ -62,18 +69,19 @@ def sb3_default_learner(cfg) -> CorticalLearner:
                            reset_optimizer_on_switch=False)
 
 
-# learner name -> (builder from the composed config, training steps per context by family;
-# None: the first wake budget of the composed benchmark preset)
-LEARNERS: dict[str, tuple[Callable, dict[str, int] | None]] = {
-    "cortex": (cortex_learner, None),                                      # the bench wake budgets
-    "sb3": (sb3_default_learner, {"reach": 300_000, "balance": 200_000}),  # slower at its defaults
+# learner name -> (builder from the composed config, its training steps per context for a family:
+# None, the first wake budget of the family's benchmark preset, or the name of a field of its
+# configs/measure/<family>.yaml)
+LEARNERS: dict[str, tuple[Callable, str | None]] = {
+    "cortex": (cortex_learner, None),           # the bench wake budgets
+    "sb3": (sb3_default_learner, "sb3_steps"),  # slower at its defaults
 }
 
 
 def budget(learner: str, family_name: str, cfg) -> int:
     """Training steps per context: the learner's own, or the benchmark preset's first wake."""
-    steps = LEARNERS[learner][1]
-    return int(cfg.protocol.phases[0].steps) if steps is None else steps[family_name]
+    field = LEARNERS[learner][1]
+    return int(cfg.protocol.phases[0].steps) if field is None else getattr(family_settings(family_name), field)
 
 
 def measure(family: TaskFamily, cfg, learner: str, seeds: list[int], steps: int, n_eval: int) -> dict:
@@ -86,8 +94,8 @@ def measure(family: TaskFamily, cfg, learner: str, seeds: list[int], steps: int,
         matrix = np.zeros((len(labels), len(labels)))
         for i, trained in enumerate(labels):
             model = build(cfg)
-            venv = make_vec_env(family.env_id, n_envs=model.n_envs, seed=seed,
-                                env_kwargs=family.env_kwargs_for(trained))
+            # the family's envs as the agent acts on them (actions in [-1, 1], as evaluate() sees them)
+            venv = make_vec(family, [trained], model.n_envs, seed)
             model.build(venv, seed)
             start = time.perf_counter()
             model.learn(steps)
@@ -154,9 +162,16 @@ def saved_path(out: Path, family: str, learner: str) -> Path:
     return out / f"{family}_{learner}.json"
 
 
+def rebuild_command(family: str, learners: list[str], block: str) -> str:
+    """The command that measures ``family`` and writes README block ``block``."""
+    return (f"python scripts/interference_matrix.py --family {family} --learner {' '.join(learners)} --readme "
+            f"--readme-block {block}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--family", choices=[*FAMILIES, "both"], default="both")
+    parser.add_argument("--family", choices=[*FAMILIES, "both", "all"], default="both",
+                        help="a family, both (the headline's reach and balance) or all")
     parser.add_argument("--learner", nargs="+", choices=sorted(LEARNERS), default=sorted(LEARNERS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--steps", type=int, help="training steps per context (default: per learner and family)")
@@ -164,13 +179,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--override", nargs="*", default=[],
                         help="Hydra overrides of the composed config (e.g. env.context_cue=false)")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "interference")
-    parser.add_argument("--readme", action="store_true", help="write the tables into README.md between markers")
+    parser.add_argument("--readme", type=Path, nargs="?", const=ROOT / "README.md",
+                        help="write into this README (default README.md) between the block's markers")
     parser.add_argument("--readme-block", default="interference", help="the README block --readme replaces")
     parser.add_argument("--from-saved", nargs="*", type=Path, metavar="FILE",
                         help="no training: print/write the tables of these saved files (none given: the files of "
                              "--family and --learner under --out)")
     args = parser.parse_args(argv)
-    families = list(FAMILIES) if args.family == "both" else [args.family]
+    families = {"both": list(HEADLINE_FAMILIES), "all": list(FAMILIES)}.get(args.family, [args.family])
     if args.steps is not None and args.steps < 1:
         parser.error(f"--steps={args.steps} is not allowed: expected an integer >= 1")
     torch.set_num_threads(1)
@@ -181,13 +197,21 @@ def main(argv: list[str] | None = None) -> int:
             tables.append(markdown(result))
             print("\n" + tables[-1] + "\n")
             all_ok &= verdict(result)[0]
-        if args.readme:
-            replace_readme_block(args.readme_block, "\n\n".join(tables))
+        if args.readme is not None:
+            replace_readme_block(args.readme_block, "\n\n".join(tables), args.readme)
         return 0 if all_ok else 1
     for family_name in families:
+        missing = [learner for learner in args.learner if not saved_path(args.out, family_name, learner).is_file()]
+        if args.from_saved is not None and missing:  # not measured yet: the README block says how to measure it
+            tables.append(not_measured(f"**{family_name}**, learner {', '.join(f'`{m}`' for m in missing)}",
+                                       rebuild_command(family_name, args.learner, args.readme_block)))
+            print(tables[-1])
+            all_ok = False
         for learner in args.learner:
             saved = saved_path(args.out, family_name, learner)
             if args.from_saved is not None:
+                if learner in missing:
+                    continue
                 result = json.loads(saved.read_text())
             else:
                 # the family's benchmark preset; bad overrides fail here, before training
@@ -205,8 +229,8 @@ def main(argv: list[str] | None = None) -> int:
             for note in notes:
                 print("  not met:", note)
             tables.append(table)
-    if args.readme:
-        replace_readme_block(args.readme_block, "\n\n".join(tables))
+    if args.readme is not None:
+        replace_readme_block(args.readme_block, "\n\n".join(tables), args.readme)
     return 0 if all_ok else 1
 
 

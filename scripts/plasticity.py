@@ -50,13 +50,17 @@ from agents.reference import context_anchors
 from envs.vector import make_vec
 from fileio import write_json_atomic
 from runner.build import compose_config
+from runner.family_settings import FAMILIES, HEADLINE_FAMILIES, family_settings
 from runner.records import provenance
 
-FAMILIES = ("reach", "balance")
-STEPS_A = {"reach": 150_000, "balance": 100_000}    # A learned to 0.9 (scratch: 61k and 41k on seed 0)
-# the most steps B may take: about 3x the from-scratch steps to 0.9 (reach 51-61k, balance 41k on seed 0), twice
-# the 1.5x criterion: a run stopped there fails it, and its ratio is reported as a lower bound
-CAPS = {"reach": 184_320, "balance": 143_360}
+
+def budgets(families: list[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """Per family, the steps to learn A and the most steps B may take (configs/measure/<family>.yaml:
+    the cap is about 3x the from-scratch steps to 0.9, twice the 1.5x criterion, so a run stopped
+    there fails it and its ratio is reported as a lower bound)."""
+    settings = {f: family_settings(f) for f in families}
+    return ({f: s.plasticity_steps_a for f, s in settings.items()},
+            {f: s.plasticity_cap for f, s in settings.items()})
 
 
 def cell_path(out: Path, family: str, remedy: str, seed: int) -> Path:
@@ -194,7 +198,8 @@ def run(args) -> None:
     """Run the missing cells, two at a time, seed by seed. A (family, remedy) gets no further
     seed once it missed the 1.5x bar on ``--drop-after`` seeds: it can no longer qualify (9 of
     10), and its failing runs are the most expensive (they run to the cap)."""
-    settings = {"chunk": args.chunk, "threshold": args.threshold, "steps_a": STEPS_A, "cap": CAPS,
+    steps_a, caps = budgets(args.families)
+    settings = {"chunk": args.chunk, "threshold": args.threshold, "steps_a": steps_a, "cap": caps,
                 "work": str(args.work), "overrides": list(args.override)}
     # plain learner first, so that the remedies acting only at a switch find its A and from-scratch runs
     remedies = sorted(args.remedies, key=lambda r: (r != "none", r))
@@ -237,7 +242,8 @@ def main(argv=None) -> int:
     parser.add_argument("--override", nargs="*", default=[],
                         help="further Hydra overrides of every cell, e.g. env.context_cue=false (use another --out "
                              "and --work)")
-    parser.add_argument("--families", nargs="+", choices=FAMILIES, default=list(FAMILIES))
+    parser.add_argument("--families", nargs="+", choices=FAMILIES, default=list(HEADLINE_FAMILIES),
+                        help="families of envs/family.py (default: the headline's); budgets from configs/measure/")
     parser.add_argument("--remedies", nargs="+", choices=sorted(PLASTICITY), default=sorted(PLASTICITY))
     parser.add_argument("--seeds", nargs="+", type=int, default=list(range(10)))
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))

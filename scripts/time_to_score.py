@@ -1,4 +1,4 @@
-"""Wall time for the cortical learner to reach a score: PPO against SAC on both task families.
+"""Wall time for the cortical learner to reach a score: PPO against SAC on each task family.
 
 Why: the default of ``agent`` (configs/config.yaml) must be the algorithm that reaches the score
 fastest in wall time on 2 cores, on every family, measured rather than assumed (a prototype had
@@ -39,6 +39,7 @@ from envs.family import TaskFamily
 from envs.vector import make_vec
 from fileio import write_text_atomic
 from reporting.readme import replace_readme_block
+from runner.family_settings import FAMILIES, HEADLINE_FAMILIES
 from runner.records import provenance
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,7 +139,8 @@ def markdown(out: dict) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--families", nargs="+", choices=("reach", "balance"), default=["reach", "balance"])
+    parser.add_argument("--families", nargs="+", choices=FAMILIES, default=list(HEADLINE_FAMILIES),
+                        help="families of envs/family.py (default: the headline's)")
     parser.add_argument("--algorithms", nargs="+", choices=("ppo", "sac"), default=["ppo", "sac"])
     parser.add_argument("--context", default="A", help="protocol label of the context to learn")
     parser.add_argument("--seed", type=int, default=0)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from runner.family_settings import FAMILIES  # every family of envs/family.py
+
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 CONFIGS = ROOT / "configs"
@@ -16,7 +18,6 @@ SCRIPT = re.compile(r"(?<![\w/.])scripts/([\w-]+\.(?:py|sh))")
 OVERRIDE = re.compile(r"(?<![\w./+~-])([a-z_]+(?:/[a-z_]+)*)=([\w,<>*]+)")
 BENCH_EXPERIMENT = re.compile(r"benchmark\.py\b[^\n`]*?--experiment\s+(\w+)")
 RESULTS = re.compile(r"(?<![\w/.])(results/[\w./<>*-]*[\w>/*])")
-FAMILIES = ("reach", "balance")
 # options that come with an optional extra of pyproject.toml, not installed by scripts/setup.sh
 OPTIONAL = {("hydra/launcher", "ray"): "hydra-ray-launcher"}
 
