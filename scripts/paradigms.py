@@ -6,14 +6,14 @@ README table "human pattern -> model outcome -> matched control" (reporting/para
     python scripts/paradigms.py --condition "residual, cue given=runs/aba_residual_cue_on" \\
         --condition "arbitrated, cue given=runs/aba_arbitrated_cue_on" \\
         --controls replay_distill=awake_replay --out results/paradigm_aba_gap --save-runs
-    python scripts/paradigms.py --condition "residual, cue given=results/paradigm_aba_gap/runs/residual, cue given" \\
+    python scripts/paradigms.py --condition "residual, cue given=results/paradigm_aba_gap/seeds/residual" \\
         ... --out results/paradigm_aba_gap --readme        # rebuild from the saved copies
 
 A condition's root holds its runs in any folders (the gap is read from each run's protocol, the
 strategy from its sleep records). Writes <out>/aba_runs.csv (one row per run and measure),
 summary.csv, effects.csv, report.md and aba_gap.png; --save-runs copies each run's results.json
-to <out>/runs/<condition>/gap<k>/<strategy>/seed<s>.json; --readme writes the tables into the
-README's block (--readme-block).
+to <out>/seeds/<condition>/gap<k>/<strategy>/seed<s>.json (not "runs/", which git ignores);
+--readme writes the tables into the README's block (--readme-block).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.save_runs:
         for name, found in loaded.items():
             kept = [r for r in found if runs.aba_gap(r.results) is not None]
-            runs.save_copies(kept, out / "runs" / name,
+            runs.save_copies(kept, out / "seeds" / name,
                              folders=lambda r: (f"gap{runs.aba_gap(r.results)}", r.strategy))
     figure = aba_figure(summary, out / "aba_gap.png")
     body = markdown(summary, effects, controls, figure.relative_to(ROOT) if figure.is_relative_to(ROOT) else figure)
@@ -88,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--controls", action="append", default=[], help="STRATEGY=CONTROL, its matched control")
     parser.add_argument("--compare", action="append", default=[], help="FIRST=SECOND, two conditions compared")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--save-runs", action="store_true", help="copy every run's results.json under <out>/runs")
+    parser.add_argument("--save-runs", action="store_true", help="copy every run's results.json under <out>/seeds")
     parser.add_argument("--readme", action="store_true", help="write the tables into README.md (--readme-block)")
     parser.add_argument("--readme-block", default="paradigm_aba_gap")
     return parser

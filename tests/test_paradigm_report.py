@@ -120,10 +120,10 @@ def test_the_script_writes_tables_a_figure_and_copies_it_can_rebuild_from(tmp_pa
     assert first.returncode == 0, first.stderr[-2000:]
     assert "| a gap before B protects A" in first.stdout and "+1.90" in first.stdout
     assert (out / "aba_gap.png").stat().st_size > 0
-    saved = sorted(p.relative_to(out) for p in (out / "runs").rglob("seed*.json"))
-    assert len(saved) == 6 and saved[0].parts[:3] == ("runs", "arbitrated", "gap0")
+    saved = sorted(p.relative_to(out) for p in (out / "seeds").rglob("seed*.json"))
+    assert len(saved) == 6 and saved[0].parts[:3] == ("seeds", "arbitrated", "gap0")
     table = pd.read_csv(out / "aba_runs.csv")
-    again = subprocess.run([*command, "--condition", f"arbitrated={out / 'runs' / 'arbitrated'}"],
+    again = subprocess.run([*command, "--condition", f"arbitrated={out / 'seeds' / 'arbitrated'}"],
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr[-2000:]
     pd.testing.assert_frame_equal(pd.read_csv(out / "aba_runs.csv"), table)  # the copies give the same rows
