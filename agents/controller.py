@@ -111,9 +111,16 @@ class ResidualController(CortexController):
         """The base's deterministic command at ``obs``."""
         return self.base.act(obs)
 
+    def gate(self, obs: np.ndarray) -> np.ndarray | float:
+        """How much of the cortex's correction passes at ``obs``: all of it (arbitration overrides)."""
+        return 1.0
+
     def compose(self, obs: np.ndarray, correction: np.ndarray) -> np.ndarray:
-        """The action: the base's command plus the scaled correction, clipped to the box."""
-        return np.clip(self.command(obs) + self.scale * correction, self.low, self.high)
+        """The action: the base's command plus the scaled, gated correction, clipped to the box
+        (``scale * 1.0`` is ``scale`` exactly, so the residual rule's numbers are unchanged)."""
+        gate = self.gate(obs)
+        gate = gate[:, None] if np.ndim(gate) else gate
+        return np.clip(self.command(obs) + self.scale * gate * correction, self.low, self.high)
 
     def wake_env(self, venv):
         return BaseCommandEnv(venv, self)
@@ -196,11 +203,6 @@ class ArbitratedController(ResidualController):
     def gate(self, obs: np.ndarray) -> np.ndarray:
         """How much of the cortex's correction passes at each row of ``obs``: 1 - familiarity."""
         return 1.0 - self.familiarity(obs)
-
-    def compose(self, obs: np.ndarray, correction: np.ndarray) -> np.ndarray:
-        gate = self.gate(obs)
-        gate = gate[:, None] if np.ndim(gate) else gate
-        return np.clip(self.command(obs) + self.scale * gate * correction, self.low, self.high)
 
     def after_sleep(self, learner, student: SubcorticalPolicy, memory=None, replayed: list[int] = ()) -> dict[str, Any]:
         """The residual write-back; the states of the replayed tasks become the reference."""
